@@ -1,0 +1,54 @@
+"""Argument parsing and dispatch. Commands register in ``COMMANDS``: (module, help)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Protocol
+
+# Each module exposes ``configure(parser)`` and ``run(args) -> int`` and keeps top-level imports light.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "parse": ("bot.cli.parse", "parse and normalise image references"),
+    "check": ("bot.cli.check", "check image references against their registries"),
+    "triage": ("bot.cli.triage", "classify a pasted pull error and check the images in it"),
+    "serve": ("bot.cli.serve", "serve the Slack app over HTTP (events, health, metrics)"),
+    "socket": ("bot.cli.serve", "run the Slack app in Socket Mode (development)"),
+}
+
+
+class _Command(Protocol):
+    def configure(self, parser: argparse.ArgumentParser, name: str) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imagecheck",
+        description="Diagnose container image pull failures with evidence from the registry itself.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            module: _Command = importlib.import_module(module_name)  # type: ignore[assignment]
+        except ModuleNotFoundError:
+            continue
+        module.configure(sp, name)
+        sp.set_defaults(_module=module_name)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
+        return int(exc.code or 0)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 2
+    module: _Command = importlib.import_module(args._module)  # type: ignore[assignment]
+    try:
+        return module.run(args)
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,106 @@
+"""What the domain asks of the outside world. Adapters implement these; tests may use fakes.
+
+Nothing here names a library: the registry adapter (httpx), the store (redis) and the Slack app
+satisfy these protocols structurally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol
+
+from bot.domain.models import (
+    BlobHead,
+    CachedDiagnosis,
+    Diagnosis,
+    ImageConfig,
+    Incident,
+    Manifest,
+    ManifestHead,
+    TagList,
+    TagSighting,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+
+class RegistryPort(Protocol):
+    """One diagnosis's view of the registries.
+
+    ``registry`` is the Docker-style domain (``docker.io``, ``127.0.0.1:5001``, a mirror's host);
+    the adapter maps it to an endpoint. Errors are raised as ``bot.domain.errors`` types. By default
+    credentials are used when configured; ``anonymous=True`` asks without them (to tell "not found"
+    from "not authorised"). ``request_count`` counts every HTTP request this session made, token
+    requests included.
+    """
+
+    @property
+    def request_count(self) -> int: ...
+
+    def has_credentials(self, registry: str) -> bool: ...
+
+    async def head_manifest(self, registry: str, repository: str, reference: str, *,
+                            anonymous: bool = False) -> ManifestHead: ...
+
+    async def get_manifest(self, registry: str, repository: str, reference: str, *,
+                           anonymous: bool = False) -> Manifest: ...
+
+    async def get_image_config(self, registry: str, repository: str, digest: str, *,
+                               anonymous: bool = False) -> ImageConfig: ...
+
+    async def list_tags(self, registry: str, repository: str, *, anonymous: bool = False,
+                        page_size: int = 1000, max_pages: int = 10,
+                        max_tags: int = 10_000) -> TagList: ...
+
+    async def head_blob(self, registry: str, repository: str, digest: str, *,
+                        anonymous: bool = False) -> BlobHead: ...
+
+
+RegistrySessionFactory = Callable[[], RegistryPort]
+"""Makes a fresh per-diagnosis session (own request counter, shared connection pool and tokens)."""
+
+
+class StatePort(Protocol):
+    """Everything that must survive a restart or be shared between replicas.
+
+    Implementations raise ``StoreUnavailable`` when the backend is down; callers degrade.
+    """
+
+    async def ping(self) -> bool: ...
+
+    # result cache
+    async def get_diagnosis(self, key: str) -> CachedDiagnosis | None: ...
+
+    async def put_diagnosis(self, key: str, diagnosis: Diagnosis, ttl_s: float) -> None: ...
+
+    # tag history: returns the sightings for this tag, most recent first, after recording this one
+    async def record_tag(self, name: str, tag: str, digest: str, at: datetime) -> list[TagSighting]: ...
+
+    async def tag_history(self, name: str, tag: str) -> list[TagSighting]: ...
+
+    # incidents
+    async def get_incident(self, incident_id: str) -> Incident | None: ...
+
+    async def save_incident(self, incident: Incident) -> None: ...
+
+    async def list_incidents(self, *, limit: int = 20, include_resolved: bool = False) -> list[Incident]: ...
+
+    # dedupe: True the first time ``key`` is claimed within ``ttl_s``, False after
+    async def claim_once(self, key: str, ttl_s: float) -> bool: ...
+
+    # single flight: a lock held by its holder only, expiring after ``ttl_s``; yields whether acquired
+    def lock(self, name: str, *, ttl_s: float, wait_s: float) -> AbstractAsyncContextManager[bool]: ...
+
+    # rate limits: True while ``key`` has been hit at most ``limit`` times in ``window_s``
+    async def allow(self, key: str, *, limit: int, window_s: float) -> bool: ...
+
+    # small JSON blobs for button payloads that exceed Slack's 2,000-character value
+    async def put_blob(self, key: str, value: str, ttl_s: float) -> None: ...
+
+    async def get_blob(self, key: str) -> str | None: ...

@@ -1,0 +1,126 @@
+"""Settings, read once in the composition root and handed to adapters as plain values.
+
+Sources, highest first: environment variables, then the YAML file named by ``IMAGECHECK_CONFIG``.
+Secrets are ``SecretStr`` so that a stray ``repr`` or log line never prints them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class RegistrySettings(BaseModel):
+    """One entry under ``registries:``; naming a registry there also allows its exact host:port."""
+
+    insecure: bool = False  # plain HTTP (and, for a private address, allowed by the egress policy)
+    mirrors: list[str] = Field(default_factory=list)
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    token_realms: list[str] = Field(default_factory=list)  # extra realm hosts credentials may go to
+    ca_file: Path | None = None
+    channels: list[str] = Field(default_factory=list)  # when set, only these Slack channels may check it
+    upstream: str | None = None  # for a mirror entry: the registry it mirrors
+
+    def resolved_password(self) -> SecretStr | None:
+        if self.password is not None:
+            return self.password
+        if self.password_file is not None:
+            return SecretStr(self.password_file.read_text(encoding="utf-8").strip())
+        return None
+
+
+class HttpSettings(BaseModel):
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 10.0
+    request_deadline_s: float = 20.0  # a trickling server can't hold one request longer
+    diagnosis_deadline_s: float = 45.0
+    max_connections: int = 64
+    per_registry_concurrency: int = 8
+    max_manifest_bytes: int = 4 * 1024 * 1024
+    max_small_body_bytes: int = 64 * 1024
+    max_redirects: int = 5
+
+
+class CacheSettings(BaseModel):
+    tag_ttl_s: float = 60.0
+    digest_ttl_s: float = 6 * 3600.0
+    negative_ttl_s: float = 15.0
+    incident_ttl_days: int = 30
+    tag_history_per_tag: int = 20
+
+
+class SlackSettings(BaseModel):
+    triage_threshold: float = 0.6
+    channels_include: list[str] = Field(default_factory=list)  # empty: every channel the app is in
+    channels_exclude: list[str] = Field(default_factory=list)
+    user_checks_per_minute: int = 20
+    channel_checks_per_minute: int = 60
+    pin_allowed_users: list[str] = Field(default_factory=list)  # empty: anyone in the channel
+    pin_allowed_usergroup: str | None = None
+    max_slash_chars: int = 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IMAGECHECK_", env_nested_delimiter="__", extra="ignore")
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"))
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret"))
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token"))
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url"))
+    redis_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url"))
+    key_prefix: str = "imagecheck:"
+    port: int = Field(default=3000, validation_alias=AliasChoices("PORT", "IMAGECHECK_PORT", "port"))
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    registries: dict[str, RegistrySettings] = Field(default_factory=dict)
+    platforms: list[str] = Field(default_factory=list)
+    allow_private_hosts: list[str] = Field(default_factory=list)
+    docker_config: Path | None = Field(
+        default=None, validation_alias=AliasChoices("DOCKER_CONFIG", "docker_config"))
+
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+
+    @field_validator("registries", mode="before")
+    @classmethod
+    def _lowercase_hosts(cls, value: Any) -> Any:
+        # Hosts compare exactly (credential scoping), so normalise case once here.
+        if isinstance(value, dict):
+            return {str(k).strip().lower(): v for k, v in value.items()}
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("IMAGECHECK_CONFIG")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+    def mirrors_by_registry(self) -> dict[str, list[str]]:
+        return {host: entry.mirrors for host, entry in self.registries.items() if entry.mirrors}
