@@ -12,9 +12,10 @@ test: setup
 
 lint: setup
 	$(VENV)/ruff check bot tests bench
-	$(VENV)/ruff format --check bot tests bench || true
 	$(VENV)/mypy
 	$(VENV)/lint-imports
+	$(VENV)/hadolint Dockerfile
+	$(VENV)/kubernetes-validate --strict --quiet deploy/kubernetes/configmap.yaml deploy/kubernetes/secret.example.yaml deploy/kubernetes/deployment.yaml deploy/kubernetes/service.yaml deploy/kubernetes/ingress.yaml deploy/kubernetes/pdb.yaml deploy/kubernetes/redis.yaml
 
 bench: setup
 	$(VENV)/python -m bench
