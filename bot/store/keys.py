@@ -1,0 +1,42 @@
+"""Every key name the store writes, in one place, under one configurable prefix.
+
+The prefix lets several bots (or a staging and a production bot) share one Redis without seeing each
+other's state. Callers pass opaque identifiers (a cache key, an event id, a lock name); any part that
+depends on credentials must already be a hash chosen by the caller, so no secret ever becomes a key.
+"""
+
+from __future__ import annotations
+
+DEFAULT_PREFIX = "imagecheck:"
+
+
+class Keys:
+    """Builds the Redis keys (and the embedded store's dictionary keys) for one prefix."""
+
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
+        self.prefix = prefix
+
+    def diagnosis(self, key: str) -> str:
+        return f"{self.prefix}diag:{key}"
+
+    def tag_history(self, name: str, tag: str) -> str:
+        return f"{self.prefix}tags:{name}:{tag}"
+
+    def incident(self, incident_id: str) -> str:
+        return f"{self.prefix}incident:{incident_id}"
+
+    def incident_index(self) -> str:
+        """Sorted set of incident ids scored by ``updated_at`` (epoch seconds)."""
+        return f"{self.prefix}incidents"
+
+    def claim(self, key: str) -> str:
+        return f"{self.prefix}once:{key}"
+
+    def lock(self, name: str) -> str:
+        return f"{self.prefix}lock:{name}"
+
+    def rate(self, key: str) -> str:
+        return f"{self.prefix}rate:{key}"
+
+    def blob(self, key: str) -> str:
+        return f"{self.prefix}blob:{key}"

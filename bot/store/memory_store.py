@@ -1,0 +1,190 @@
+"""The embedded store: one process's memory, with the same behaviour as Redis, TTLs included.
+
+It is the default when no ``REDIS_URL`` is set (a laptop, the CLI, a single replica). Values are kept
+encoded exactly as the Redis backend stores them, so both backends exercise the same codec and a
+caller can never mutate a stored record by accident. Expiry follows the injected clock's
+``monotonic()``, so tests move time forward instead of sleeping. Waiting for a lock uses real time
+(the event loop's), because waiting is about other coroutines, not about stored data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from bot.domain.models import CachedDiagnosis, Diagnosis, Incident, IncidentStatus, TagSighting
+from bot.domain.ports import Clock
+from bot.metrics import STORE_ERRORS
+from bot.store.clock import SystemClock
+from bot.store.codec import CodecError, TagHistory, decode, encode
+from bot.store.history import add_sighting
+from bot.store.keys import DEFAULT_PREFIX, Keys
+from bot.store.timing import lock_poll_delays, require_positive
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class _Entry:
+    value: bytes | int
+    expires_at: float | None
+
+
+class MemoryStore:
+    """In-process implementation of ``StatePort`` (single process only: nothing is shared)."""
+
+    backend: str = "memory"
+
+    def __init__(self, *, key_prefix: str = DEFAULT_PREFIX, incident_ttl_s: float = 30 * 86400,
+                 tag_history_limit: int = 20, clock: Clock | None = None) -> None:
+        self.keys = Keys(key_prefix)
+        self.incident_ttl_s = incident_ttl_s
+        self.tag_history_limit = tag_history_limit
+        self.clock: Clock = clock or SystemClock()
+        self._entries: dict[str, _Entry] = {}
+        self._incident_index: dict[str, float] = {}  # incident id -> updated_at epoch seconds
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _get(self, key: str) -> bytes | int | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires_at is not None and entry.expires_at <= self.clock.monotonic():
+            del self._entries[key]
+            return None
+        return entry.value
+
+    def _set(self, key: str, value: bytes | int, ttl_s: float | None) -> None:
+        expires = None if ttl_s is None else self.clock.monotonic() + ttl_s
+        self._entries[key] = _Entry(value, expires)
+
+    def _decode(self, cls: type[M], raw: bytes | int | None, op: str) -> M | None:
+        if not isinstance(raw, bytes):
+            return None
+        try:
+            return decode(cls, raw)
+        except CodecError as exc:
+            STORE_ERRORS.labels(op=f"{op}_decode").inc()
+            log.warning("store: unreadable %s record ignored: %s", op, exc)
+            return None
+
+    async def ping(self) -> bool:
+        return True
+
+    async def aclose(self) -> None:
+        return None
+
+    # --- result cache ---------------------------------------------------------------------------
+
+    async def get_diagnosis(self, key: str) -> CachedDiagnosis | None:
+        return self._decode(CachedDiagnosis, self._get(self.keys.diagnosis(key)), "get_diagnosis")
+
+    async def put_diagnosis(self, key: str, diagnosis: Diagnosis, ttl_s: float) -> None:
+        if ttl_s <= 0:
+            return
+        record = CachedDiagnosis(diagnosis=diagnosis, stored_at=self.clock.now())
+        self._set(self.keys.diagnosis(key), encode(record), ttl_s)
+
+    # --- tag history ----------------------------------------------------------------------------
+
+    async def record_tag(self, name: str, tag: str, digest: str, at: datetime) -> list[TagSighting]:
+        key = self.keys.tag_history(name, tag)
+        current = self._decode(TagHistory, self._get(key), "record_tag") or TagHistory()
+        sightings = add_sighting(current.sightings, digest, at, self.tag_history_limit)
+        self._set(key, encode(TagHistory(sightings=sightings)), self.incident_ttl_s)
+        return sightings
+
+    async def tag_history(self, name: str, tag: str) -> list[TagSighting]:
+        record = self._decode(TagHistory, self._get(self.keys.tag_history(name, tag)), "tag_history")
+        return record.sightings if record else []
+
+    # --- incidents ------------------------------------------------------------------------------
+
+    async def get_incident(self, incident_id: str) -> Incident | None:
+        return self._decode(Incident, self._get(self.keys.incident(incident_id)), "get_incident")
+
+    async def save_incident(self, incident: Incident) -> None:
+        self._set(self.keys.incident(incident.id), encode(incident), self.incident_ttl_s)
+        self._incident_index[incident.id] = incident.updated_at.timestamp()
+
+    async def list_incidents(self, *, limit: int = 20, include_resolved: bool = False) -> list[Incident]:
+        ordered = sorted(self._incident_index.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+        found: list[Incident] = []
+        for incident_id, _score in ordered:
+            if len(found) >= limit:
+                break
+            incident = await self.get_incident(incident_id)
+            if incident is None:
+                self._incident_index.pop(incident_id, None)  # expired: forget it
+                continue
+            if include_resolved or incident.status is not IncidentStatus.resolved:
+                found.append(incident)
+        return found
+
+    # --- dedupe, single flight, rate limits -------------------------------------------------------
+
+    async def claim_once(self, key: str, ttl_s: float) -> bool:
+        require_positive(ttl_s, "ttl_s")
+        full = self.keys.claim(key)
+        if self._get(full) is not None:
+            return False
+        self._set(full, 1, ttl_s)
+        return True
+
+    def lock(self, name: str, *, ttl_s: float, wait_s: float) -> AbstractAsyncContextManager[bool]:
+        require_positive(ttl_s, "ttl_s")
+        return self._lock(self.keys.lock(name), ttl_s, wait_s)
+
+    @asynccontextmanager
+    async def _lock(self, key: str, ttl_s: float, wait_s: float) -> AsyncIterator[bool]:
+        token = secrets.token_bytes(16)
+        acquired = self._try_acquire(key, token, ttl_s)
+        for delay in lock_poll_delays(wait_s):
+            if acquired:
+                break
+            await asyncio.sleep(delay)
+            acquired = self._try_acquire(key, token, ttl_s)
+        try:
+            yield acquired
+        finally:
+            if acquired and self._get(key) == token:  # only the holder releases
+                del self._entries[key]
+
+    def _try_acquire(self, key: str, token: bytes, ttl_s: float) -> bool:
+        if self._get(key) is not None:
+            return False
+        self._set(key, token, ttl_s)
+        return True
+
+    async def allow(self, key: str, *, limit: int, window_s: float) -> bool:
+        require_positive(window_s, "window_s")
+        full = self.keys.rate(key)
+        entry_value = self._get(full)
+        if not isinstance(entry_value, int):
+            self._set(full, 1, window_s)  # the window starts at its first hit
+            return limit >= 1
+        entry = self._entries[full]
+        entry.value = entry_value + 1
+        return entry.value <= limit
+
+    # --- blobs ----------------------------------------------------------------------------------
+
+    async def put_blob(self, key: str, value: str, ttl_s: float) -> None:
+        if ttl_s <= 0:
+            return
+        self._set(self.keys.blob(key), value.encode(), ttl_s)
+
+    async def get_blob(self, key: str) -> str | None:
+        raw = self._get(self.keys.blob(key))
+        return raw.decode() if isinstance(raw, bytes) else None

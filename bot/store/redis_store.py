@@ -1,0 +1,264 @@
+"""The Redis backend of ``StatePort`` (redis-py asyncio), for replicas that share state.
+
+Failure policy: Redis being slow or down must never hang or crash a check. Connections use short
+connect/read timeouts and at most one immediate retry (redis-py's default retries with backoff for
+seconds), and every redis-py or socket error becomes ``StoreUnavailable`` (counted in
+``imagecheck_store_errors_total``) so callers degrade to "no cache". The client's connection pool
+reconnects on the next command once Redis is back, so the same store object recovers by itself;
+Lua scripts are re-loaded by redis-py when a restarted server no longer knows them.
+
+Atomicity across replicas: tag history is a WATCH/MULTI read-modify-write retried on conflict; lock
+release and rate-limit counting are Lua scripts; dedupe and lock acquisition are ``SET NX PX``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, WatchError
+
+from bot.domain.errors import StoreUnavailable
+from bot.domain.models import CachedDiagnosis, Diagnosis, Incident, IncidentStatus, TagSighting
+from bot.domain.ports import Clock
+from bot.metrics import STORE_ERRORS
+from bot.store.clock import SystemClock
+from bot.store.codec import CodecError, TagHistory, decode, encode
+from bot.store.history import add_sighting
+from bot.store.keys import DEFAULT_PREFIX, Keys
+from bot.store.timing import lock_poll_delays, require_positive, ttl_ms
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_SOCKET_TIMEOUT_S = 0.5
+
+# Delete the lock only if it still carries our token: a holder whose lock expired and was taken by
+# another replica must not release that replica's lock.
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# Fixed window starting at the first hit. The PTTL check repairs a counter that somehow lost its
+# expiry, so a key can never count forever.
+_ALLOW_LUA = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return n
+"""
+
+_TAG_HISTORY_ATTEMPTS = 50
+
+
+def client_from_url(url: str, *, socket_timeout_s: float = DEFAULT_SOCKET_TIMEOUT_S) -> Redis:
+    """A redis-py asyncio client that fails fast. ``rediss://`` (TLS) and its query options, such as
+    ``ssl_ca_certs`` and ``ssl_cert_reqs``, pass straight through to redis-py."""
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=socket_timeout_s,
+        socket_timeout=socket_timeout_s,
+        retry=Retry(NoBackoff(), 1),  # one immediate retry covers a pooled connection Redis dropped
+        decode_responses=False,
+    )
+
+
+class RedisStore:
+    """``StatePort`` on Redis. Several instances (replicas) may share one Redis and one prefix."""
+
+    backend: str = "redis"
+
+    def __init__(self, client: Redis, *, key_prefix: str = DEFAULT_PREFIX,
+                 incident_ttl_s: float = 30 * 86400, tag_history_limit: int = 20,
+                 clock: Clock | None = None) -> None:
+        self._r = client
+        self.keys = Keys(key_prefix)
+        self.incident_ttl_s = incident_ttl_s
+        self.tag_history_limit = tag_history_limit
+        self.clock: Clock = clock or SystemClock()
+        self._release_script = client.register_script(_RELEASE_LUA)
+        self._allow_script = client.register_script(_ALLOW_LUA)
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _guard(self, op: str) -> AsyncIterator[None]:
+        """Turn any Redis or socket failure into ``StoreUnavailable`` (never a redis exception)."""
+        try:
+            yield
+        except (TimeoutError, RedisError, OSError) as exc:
+            STORE_ERRORS.labels(op=op).inc()
+            raise StoreUnavailable(f"state store unavailable during {op}: {type(exc).__name__}") from exc
+
+    def _decode(self, cls: type[M], raw: Any, op: str) -> M | None:
+        if raw is None:
+            return None
+        try:
+            return decode(cls, raw)
+        except CodecError as exc:
+            STORE_ERRORS.labels(op=f"{op}_decode").inc()
+            log.warning("store: unreadable %s record ignored: %s", op, exc)
+            return None
+
+    async def ping(self) -> bool:
+        """True when Redis answers; False (counted, not raised) when it doesn't, for ``/readyz``."""
+        try:
+            async with self._guard("ping"):
+                answer: Any = self._r.ping()  # redis-py types this as sync-or-async
+                return bool(await answer)
+        except StoreUnavailable:
+            return False
+
+    async def aclose(self) -> None:
+        await self._r.aclose()
+
+    # --- result cache ---------------------------------------------------------------------------
+
+    async def get_diagnosis(self, key: str) -> CachedDiagnosis | None:
+        async with self._guard("get_diagnosis"):
+            raw = await self._r.get(self.keys.diagnosis(key))
+        return self._decode(CachedDiagnosis, raw, "get_diagnosis")
+
+    async def put_diagnosis(self, key: str, diagnosis: Diagnosis, ttl_s: float) -> None:
+        if ttl_s <= 0:
+            return
+        record = CachedDiagnosis(diagnosis=diagnosis, stored_at=self.clock.now())
+        async with self._guard("put_diagnosis"):
+            await self._r.set(self.keys.diagnosis(key), encode(record), px=ttl_ms(ttl_s))
+
+    # --- tag history ----------------------------------------------------------------------------
+
+    async def record_tag(self, name: str, tag: str, digest: str, at: datetime) -> list[TagSighting]:
+        key = self.keys.tag_history(name, tag)
+        async with self._guard("record_tag"), self._r.pipeline(transaction=True) as pipe:
+            for _ in range(_TAG_HISTORY_ATTEMPTS):
+                try:
+                    await pipe.watch(key)
+                    current = self._decode(TagHistory, await pipe.get(key), "record_tag") or TagHistory()
+                    sightings = add_sighting(current.sightings, digest, at, self.tag_history_limit)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.set(key, encode(TagHistory(sightings=sightings)), px=ttl_ms(self.incident_ttl_s))
+                    await pipe.execute()
+                    return sightings
+                except WatchError:
+                    continue  # another replica wrote in between: read again and re-apply
+        raise StoreUnavailable("state store too contended to record tag history")
+
+    async def tag_history(self, name: str, tag: str) -> list[TagSighting]:
+        async with self._guard("tag_history"):
+            raw = await self._r.get(self.keys.tag_history(name, tag))
+        record = self._decode(TagHistory, raw, "tag_history")
+        return record.sightings if record else []
+
+    # --- incidents ------------------------------------------------------------------------------
+
+    async def get_incident(self, incident_id: str) -> Incident | None:
+        async with self._guard("get_incident"):
+            raw = await self._r.get(self.keys.incident(incident_id))
+        return self._decode(Incident, raw, "get_incident")
+
+    async def save_incident(self, incident: Incident) -> None:
+        index = self.keys.incident_index()
+        ttl = ttl_ms(self.incident_ttl_s)
+        oldest_kept = self.clock.now().timestamp() - self.incident_ttl_s
+        async with self._guard("save_incident"), self._r.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.incident(incident.id), encode(incident), px=ttl)
+            pipe.zadd(index, {incident.id: incident.updated_at.timestamp()})
+            pipe.zremrangebyscore(index, "-inf", oldest_kept)
+            pipe.pexpire(index, ttl)
+            await pipe.execute()
+
+    async def list_incidents(self, *, limit: int = 20, include_resolved: bool = False) -> list[Incident]:
+        index = self.keys.incident_index()
+        batch = max(limit * 2, 50)
+        found: list[Incident] = []
+        expired: list[bytes] = []
+        start = 0
+        async with self._guard("list_incidents"):
+            while len(found) < limit:
+                ids: list[bytes] = await self._r.zrevrange(index, start, start + batch - 1)
+                if not ids:
+                    break
+                raws = await self._r.mget([self.keys.incident(i.decode()) for i in ids])
+                for incident_id, raw in zip(ids, raws, strict=True):
+                    incident = self._decode(Incident, raw, "list_incidents")
+                    if incident is None:
+                        expired.append(incident_id)
+                    elif include_resolved or incident.status is not IncidentStatus.resolved:
+                        found.append(incident)
+                start += batch
+            if expired:
+                await self._r.zrem(index, *expired)  # after paging, so offsets stayed valid
+        return found[:limit]
+
+    # --- dedupe, single flight, rate limits -------------------------------------------------------
+
+    async def claim_once(self, key: str, ttl_s: float) -> bool:
+        require_positive(ttl_s, "ttl_s")
+        async with self._guard("claim_once"):
+            return bool(await self._r.set(self.keys.claim(key), b"1", nx=True, px=ttl_ms(ttl_s)))
+
+    def lock(self, name: str, *, ttl_s: float, wait_s: float) -> AbstractAsyncContextManager[bool]:
+        require_positive(ttl_s, "ttl_s")
+        return self._lock(self.keys.lock(name), ttl_s, wait_s)
+
+    @asynccontextmanager
+    async def _lock(self, key: str, ttl_s: float, wait_s: float) -> AsyncIterator[bool]:
+        token = secrets.token_hex(16).encode()
+        async with self._guard("lock"):
+            acquired = await self._try_acquire(key, token, ttl_s)
+            for delay in lock_poll_delays(wait_s):
+                if acquired:
+                    break
+                await asyncio.sleep(delay)
+                acquired = await self._try_acquire(key, token, ttl_s)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                await self._release(key, token)
+
+    async def _try_acquire(self, key: str, token: bytes, ttl_s: float) -> bool:
+        return bool(await self._r.set(key, token, nx=True, px=ttl_ms(ttl_s)))
+
+    async def _release(self, key: str, token: bytes) -> None:
+        # Not raised: an exception here would replace the body's own outcome, and the lock expires
+        # by itself after its ttl anyway.
+        try:
+            async with self._guard("unlock"):
+                await self._release_script(keys=[key], args=[token])
+        except StoreUnavailable:
+            log.warning("store: lock release failed; it expires on its own")
+
+    async def allow(self, key: str, *, limit: int, window_s: float) -> bool:
+        require_positive(window_s, "window_s")
+        async with self._guard("allow"):
+            count = await self._allow_script(keys=[self.keys.rate(key)], args=[ttl_ms(window_s)])
+        return int(count) <= limit
+
+    # --- blobs ----------------------------------------------------------------------------------
+
+    async def put_blob(self, key: str, value: str, ttl_s: float) -> None:
+        if ttl_s <= 0:
+            return
+        async with self._guard("put_blob"):
+            await self._r.set(self.keys.blob(key), value.encode(), px=ttl_ms(ttl_s))
+
+    async def get_blob(self, key: str) -> str | None:
+        async with self._guard("get_blob"):
+            raw = await self._r.get(self.keys.blob(key))
+        return raw.decode() if isinstance(raw, bytes) else None
