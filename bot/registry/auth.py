@@ -1,0 +1,272 @@
+"""Registry authentication as Docker does it: challenges, Basic, and Bearer tokens from a realm.
+
+The pieces here do no I/O: ``client.py`` sends the token request through the same counted, capped and
+policy-checked path as every other request, and hands the answer back to ``TokenCache``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
+
+from pydantic import ValidationError
+
+from bot.domain.errors import EgressDenied, RegistryAuthError
+from bot.domain.models import Evidence
+from bot.registry.config import DOCKER_HUB_API_HOST, RegistryEndpoint
+from bot.registry.errors_map import redact_url
+from bot.registry.wire import WireToken
+
+MIN_TOKEN_TTL_S = 60.0
+MAX_TOKEN_TTL_S = 3600.0
+# Stop using a token this long before it expires, so it cannot expire in flight.
+TOKEN_EXPIRY_MARGIN_S = 10.0
+# Hosts whose realm is known to belong to the registry although the host differs.
+KNOWN_REALM_PAIRS = {DOCKER_HUB_API_HOST: ("auth.docker.io",)}
+
+
+@dataclass(frozen=True)
+class Challenge:
+    scheme: str  # lowercase: "bearer" | "basic" | anything else the server said
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def realm(self) -> str | None:
+        return self.params.get("realm")
+
+    @property
+    def service(self) -> str | None:
+        return self.params.get("service")
+
+    @property
+    def scope(self) -> str | None:
+        return self.params.get("scope")
+
+    @property
+    def error(self) -> str | None:
+        return self.params.get("error")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)
+    source: str = "settings"  # settings | docker-config | helper:<name>; never the secret itself
+
+    def identity(self) -> str:
+        """A stable, non-secret key for caches: who, not with what password (but a changed password
+        must not reuse a token obtained with the old one)."""
+        digest = hashlib.sha256(f"{self.username}\0{self.password}".encode()).hexdigest()[:16]
+        return f"{self.username}#{digest}"
+
+    def basic_header(self) -> str:
+        raw = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+# --- WWW-Authenticate ---------------------------------------------------------------------------
+
+
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t":
+        i += 1
+    return i
+
+
+def _read_token(text: str, i: int) -> tuple[str, int]:
+    start = i
+    while i < len(text) and text[i] not in " \t,=\"":
+        i += 1
+    return text[start:i], i
+
+
+def _read_quoted(text: str, i: int) -> tuple[str, int]:
+    # text[i] is the opening quote; backslash escapes the next character (RFC 9110 quoted-pair).
+    out: list[str] = []
+    i += 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+            continue
+        if ch == '"':
+            return "".join(out), i + 1
+        out.append(ch)
+        i += 1
+    return "".join(out), i  # unterminated: take what there is
+
+
+def parse_www_authenticate(values: str | Iterable[str]) -> list[Challenge]:
+    """Every challenge in one or more ``WWW-Authenticate`` values, in order.
+
+    Handles quoted values containing commas and ``=``, several challenges in one header, token68
+    forms, and stray whitespace or empty list elements. Parameter names are lowercased.
+    """
+    texts = [values] if isinstance(values, str) else list(values)
+    challenges: list[Challenge] = []
+    for text in texts:
+        i = 0
+        scheme: str | None = None
+        params: dict[str, str] = {}
+        while i < len(text):
+            i = _skip_space(text, i)
+            if i < len(text) and text[i] == ",":
+                i += 1
+                continue
+            word, j = _read_token(text, i)
+            if not word:
+                i = j + 1  # a stray quote or '=': skip it
+                continue
+            k = _skip_space(text, j)
+            if k < len(text) and text[k] == "=" and scheme is not None:
+                k = _skip_space(text, k + 1)
+                if k < len(text) and text[k] == '"':
+                    value, i = _read_quoted(text, k)
+                else:
+                    value, i = _read_token(text, k)
+                    # token68 may end in '=' padding
+                    while i < len(text) and text[i] == "=":
+                        value += "="
+                        i += 1
+                params[word.lower()] = value
+                continue
+            # a bare word starts a new challenge
+            if scheme is not None:
+                challenges.append(Challenge(scheme.lower(), params))
+            scheme, params, i = word, {}, j
+        if scheme is not None:
+            challenges.append(Challenge(scheme.lower(), params))
+    return challenges
+
+
+def pick_challenge(challenges: list[Challenge]) -> Challenge | None:
+    """Bearer if offered (what Docker prefers), else Basic, else nothing we can answer."""
+    for wanted in ("bearer", "basic"):
+        for ch in challenges:
+            if ch.scheme == wanted:
+                return ch
+    return None
+
+
+# --- where credentials may go --------------------------------------------------------------------
+
+
+def _hostname(host_or_url: str) -> str:
+    text = host_or_url if "://" in host_or_url else f"//{host_or_url}"
+    return (urlsplit(text).hostname or "").lower()
+
+
+def _hostport(host_or_url: str) -> str:
+    text = host_or_url if "://" in host_or_url else f"//{host_or_url}"
+    return urlsplit(text).netloc.rpartition("@")[2].lower()
+
+
+def realm_may_receive_credentials(endpoint: RegistryEndpoint, realm: str) -> bool:
+    """Docker sends registry credentials to any realm; we only send them where they belong."""
+    realm_host = _hostname(realm)
+    if not realm_host:
+        return False
+    registry_hosts = {_hostname(endpoint.host), _hostname(endpoint.api_host)}
+    if realm_host in registry_hosts:
+        return True
+    if realm_host in KNOWN_REALM_PAIRS.get(_hostname(endpoint.api_host), ()):
+        return True
+    allowed = {r.lower() for r in endpoint.token_realms}
+    return realm_host in allowed or _hostport(realm) in allowed
+
+
+def check_realm(endpoint: RegistryEndpoint, realm: str) -> None:
+    """A realm must be an absolute https URL (http only for a registry configured insecure)."""
+    parts = urlsplit(realm)
+    if (parts.scheme == "https" or (parts.scheme == "http" and endpoint.insecure)) and parts.hostname:
+        return
+    raise EgressDenied(
+        "the registry's token realm is not an allowed https URL",
+        evidence=Evidence(message="token realm refused", url=redact_url(realm)))
+
+
+def token_url(challenge: Challenge, scope: str) -> str:
+    realm = challenge.realm or ""
+    query: list[tuple[str, str]] = []
+    if challenge.service:
+        query.append(("service", challenge.service))
+    if scope:
+        query.append(("scope", scope))
+    if not query:
+        return realm
+    return realm + ("&" if "?" in realm else "?") + urlencode(query)
+
+
+def repository_scope(repository: str, actions: str = "pull") -> str:
+    return f"repository:{repository}:{actions}"
+
+
+# --- tokens --------------------------------------------------------------------------------------
+
+
+def clamp_ttl(expires_in: float | None) -> float:
+    if expires_in is None:
+        return MIN_TOKEN_TTL_S
+    return max(MIN_TOKEN_TTL_S, min(MAX_TOKEN_TTL_S, float(expires_in)))
+
+
+def parse_token_body(body: bytes, *, url: str) -> tuple[str, float]:
+    """``(token, ttl_s)`` from a realm's JSON answer; ``token`` or ``access_token`` (OAuth2 style)."""
+    try:
+        parsed = WireToken.model_validate_json(body)
+    except ValidationError as exc:
+        raise RegistryAuthError(
+            "the token server answered something that is not a token",
+            evidence=Evidence(message="invalid token response", url=redact_url(url),
+                              exception=type(exc).__name__)) from None
+    token = parsed.bearer()
+    if not token:
+        raise RegistryAuthError(
+            "the token server answered without a token",
+            evidence=Evidence(message="token response without token", url=redact_url(url)))
+    return token, clamp_ttl(parsed.expires_in)
+
+
+TokenKey = tuple[str, str, str]  # (registry, scope, identity or "anonymous")
+
+
+class TokenCache:
+    """Bearer tokens per registry + scope + identity, used until shortly before they expire.
+
+    Shared by every session of one client, so a repeat check in the same process makes no token
+    request. Anonymous and credentialed tokens never share an entry.
+    """
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._tokens: dict[TokenKey, tuple[str, float]] = {}
+        self.challenges: dict[str, Challenge] = {}  # last challenge per registry
+
+    @staticmethod
+    def key(registry: str, scope: str, credentials: Credentials | None) -> TokenKey:
+        return (registry, scope, credentials.identity() if credentials else "anonymous")
+
+    def get(self, key: TokenKey) -> str | None:
+        entry = self._tokens.get(key)
+        if entry is None:
+            return None
+        token, usable_until = entry
+        if self._monotonic() >= usable_until:
+            del self._tokens[key]
+            return None
+        return token
+
+    def put(self, key: TokenKey, token: str, ttl_s: float) -> None:
+        margin = min(TOKEN_EXPIRY_MARGIN_S, ttl_s / 2)
+        self._tokens[key] = (token, self._monotonic() + ttl_s - margin)
+
+    def drop(self, key: TokenKey) -> None:
+        self._tokens.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._tokens)

@@ -1,0 +1,608 @@
+"""The OCI distribution client: one connection pool and token cache, one session per diagnosis.
+
+``RegistryClient`` owns the ``httpx.AsyncClient`` (whose transport enforces the egress policy), the
+token cache and the credential store. ``RegistrySession`` implements ``bot.domain.ports.RegistryPort``
+and counts every HTTP request it makes (token requests and redirect hops included).
+
+Every request goes through ``RegistrySession._exchange``: redirects followed by hand, bodies read under
+a decoded-size cap, an overall deadline, per-registry concurrency, metrics. Auth is layered on top in
+``_request``: a cached challenge lets the first request carry a token; otherwise the 401 of the real
+request supplies the challenge (no separate ``/v2/`` ping).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Literal
+
+import httpx
+from pydantic import ValidationError
+
+from bot import metrics
+from bot.domain.errors import (
+    BlobUnknown,
+    DigestMismatch,
+    EgressDenied,
+    ImagecheckError,
+    InvalidReference,
+    ManifestInvalid,
+    ManifestUnknown,
+    NameUnknown,
+    RegistryAuthError,
+    RegistryError,
+    RegistryServerError,
+)
+from bot.domain.models import (
+    BlobHead,
+    Descriptor,
+    Evidence,
+    ImageConfig,
+    IndexEntry,
+    Manifest,
+    ManifestHead,
+    ManifestKind,
+    Platform,
+    ResponseMeta,
+    TagList,
+)
+from bot.registry import wire
+from bot.registry.auth import (
+    Challenge,
+    Credentials,
+    TokenCache,
+    check_realm,
+    parse_token_body,
+    parse_www_authenticate,
+    pick_challenge,
+    realm_may_receive_credentials,
+    repository_scope,
+    token_url,
+)
+from bot.registry.body import ACCEPT_ENCODING, read_capped
+from bot.registry.config import RegistryClientConfig, RegistryEndpoint, normalize_registry
+from bot.registry.credentials import CredentialStore
+from bot.registry.errors_map import (
+    cited_headers,
+    error_from_exception,
+    error_from_response,
+    parse_date,
+    parse_rate_limit,
+    redact_url,
+)
+
+USER_AGENT = "imagecheck/0.1 (+registry diagnosis)"
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# distribution's grammar (reference.go): path components and tags; digests as algorithm:hex
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPOSITORY = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
+_LINK_NEXT = re.compile(r"<([^>]*)>\s*;[^,]*?\brel\s*=\s*\"?next\"?", re.IGNORECASE)
+
+
+@dataclass
+class _Raw:
+    """One HTTP answer after redirects, body already read under its cap."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    url: str  # the final URL, not redacted: never put it in evidence without redact_url
+
+
+@dataclass
+class _AuthState:
+    header: str | None = None
+    scheme: Literal["bearer", "basic"] | None = None
+    realm: str | None = None
+    authenticated: bool = False  # credentials (not just an anonymous token) were used
+    token_from_cache: bool = False
+    token_key: tuple[str, str, str] | None = None
+
+
+@dataclass
+class _Answer:
+    raw: _Raw
+    meta: ResponseMeta
+
+
+def _ssl_context(config: RegistryClientConfig) -> ssl.SSLContext:
+    # Extra CAs (a corporate registry's) are added to the system trust store, not instead of it.
+    context = ssl.create_default_context()
+    for ca_file in config.ca_files():
+        context.load_verify_locations(cafile=str(ca_file))
+    return context
+
+
+def _default_transport(config: RegistryClientConfig) -> httpx.AsyncBaseTransport:
+    limits = httpx.Limits(max_connections=config.max_connections,
+                          max_keepalive_connections=config.max_connections)
+    return httpx.AsyncHTTPTransport(verify=_ssl_context(config), limits=limits, trust_env=False, retries=0)
+
+
+def _check_repository(repository: str) -> None:
+    if len(repository) > 255 or not _REPOSITORY.match(repository):
+        raise InvalidReference(f"not a valid repository name: {repository[:80]!r}", input=repository)
+
+
+def _check_reference(reference: str) -> None:
+    if not (_TAG.match(reference) or _DIGEST.match(reference)):
+        raise InvalidReference(f"not a valid tag or digest: {reference[:80]!r}", input=reference)
+
+
+def _check_digest(digest: str) -> None:
+    if not _DIGEST.match(digest):
+        raise InvalidReference(f"not a valid digest: {digest[:80]!r}", input=digest)
+
+
+def _digest_of(body: bytes, algorithm: str) -> str | None:
+    if algorithm not in ("sha256", "sha384", "sha512"):
+        return None
+    return f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}"
+
+
+def _media_type(headers: httpx.Headers) -> str | None:
+    value = headers.get("content-type")
+    return value.split(";", 1)[0].strip().lower() or None if value else None
+
+
+def _int_header(headers: httpx.Headers, name: str) -> int | None:
+    value = headers.get(name)
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+class RegistryClient:
+    """One per process: connection pool, token cache, credentials. Make a session per diagnosis."""
+
+    def __init__(self, config: RegistryClientConfig, *, transport: httpx.AsyncBaseTransport | None = None,
+                 credentials: CredentialStore | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self._monotonic = monotonic
+        self._transport = transport if transport is not None else _default_transport(config)
+        self.http = httpx.AsyncClient(
+            transport=self._transport,
+            timeout=httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s,
+                                  pool=config.request_deadline_s),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
+        )
+        self.tokens = TokenCache(monotonic)
+        self.credentials = credentials if credentials is not None else CredentialStore(
+            config.endpoints, docker_config_dir=config.docker_config_dir,
+            use_docker_config=config.use_docker_config,
+            helper_timeout_s=config.credential_helper_timeout_s, monotonic=monotonic)
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+
+    def session(self) -> RegistrySession:
+        return RegistrySession(self)
+
+    def semaphore(self, registry: str) -> asyncio.Semaphore:
+        sem = self._semaphores.get(registry)
+        if sem is None:
+            sem = self._semaphores[registry] = asyncio.Semaphore(self.config.per_registry_concurrency)
+        return sem
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> RegistryClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+
+@dataclass
+class _Target:
+    registry: str  # normalised Docker-style domain, the cache and metrics key
+    endpoint: RegistryEndpoint
+    repository: str
+    credentials: Credentials | None
+    secrets: tuple[str, ...] = field(default=())
+
+
+class RegistrySession:
+    """One diagnosis's view of the registries (implements ``RegistryPort``)."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        self._client = client
+        self._config = client.config
+        self._count = 0
+
+    @property
+    def request_count(self) -> int:
+        return self._count
+
+    def has_credentials(self, registry: str) -> bool:
+        return self._client.credentials.has(registry)
+
+    # --- the port ---------------------------------------------------------------------------------
+
+    async def head_manifest(self, registry: str, repository: str, reference: str, *,
+                            anonymous: bool = False) -> ManifestHead:
+        _check_repository(repository)
+        _check_reference(reference)
+        target = await self._target(registry, repository, anonymous)
+        answer = await self._request(target, "HEAD", f"/v2/{repository}/manifests/{reference}",
+                                     accept=wire.MANIFEST_ACCEPT, not_found=ManifestUnknown,
+                                     max_bytes=self._config.max_small_body_bytes)
+        headers = answer.raw.headers
+        digest = headers.get("docker-content-digest")
+        if digest and _DIGEST.match(reference) and digest != reference:
+            raise DigestMismatch(
+                "the registry announced a different digest than the one asked for",
+                evidence=self._evidence(answer, message=f"asked {reference}, announced {digest}"))
+        return ManifestHead(digest=digest, media_type=_media_type(headers),
+                            size=_int_header(headers, "content-length"), meta=answer.meta)
+
+    async def get_manifest(self, registry: str, repository: str, reference: str, *,
+                           anonymous: bool = False) -> Manifest:
+        _check_repository(repository)
+        _check_reference(reference)
+        target = await self._target(registry, repository, anonymous)
+        answer = await self._request(target, "GET", f"/v2/{repository}/manifests/{reference}",
+                                     accept=wire.MANIFEST_ACCEPT, not_found=ManifestUnknown,
+                                     max_bytes=self._config.max_manifest_bytes)
+        return self._parse_manifest(answer, reference)
+
+    async def get_image_config(self, registry: str, repository: str, digest: str, *,
+                               anonymous: bool = False) -> ImageConfig:
+        _check_repository(repository)
+        _check_digest(digest)
+        target = await self._target(registry, repository, anonymous)
+        answer = await self._request(target, "GET", f"/v2/{repository}/blobs/{digest}",
+                                     not_found=BlobUnknown, max_bytes=self._config.max_small_body_bytes)
+        body = answer.raw.body
+        actual = _digest_of(body, digest.split(":", 1)[0])
+        if actual is not None and actual != digest:
+            raise DigestMismatch("the config blob's content does not match its digest",
+                                 evidence=self._evidence(answer, message=f"asked {digest}, got {actual}"))
+        try:
+            parsed = wire.WireImageConfig.model_validate_json(body)
+        except ValidationError:
+            evidence = self._evidence(answer, message="unparseable image config")
+            raise ManifestInvalid("the image config is not valid JSON", evidence=evidence) from None
+        return ImageConfig(os=parsed.os, architecture=parsed.architecture, variant=parsed.variant,
+                           created=_parse_created(parsed.created), meta=answer.meta)
+
+    async def list_tags(self, registry: str, repository: str, *, anonymous: bool = False,
+                        page_size: int = 1000, max_pages: int = 10, max_tags: int = 10_000) -> TagList:
+        _check_repository(repository)
+        target = await self._target(registry, repository, anonymous)
+        base = httpx.URL(target.endpoint.base_url)
+        url = httpx.URL(f"{target.endpoint.base_url}/v2/{repository}/tags/list",
+                        params={"n": str(max(1, page_size))})
+        tags: list[str] = []
+        seen: set[str] = {str(url)}
+        pages = 0
+        truncated = False
+        first_meta: ResponseMeta | None = None
+        while True:
+            answer = await self._request(target, "GET", str(url), not_found=NameUnknown,
+                                         max_bytes=self._config.max_manifest_bytes)
+            pages += 1
+            first_meta = first_meta or answer.meta
+            try:
+                page = wire.WireTagList.model_validate_json(answer.raw.body)
+            except ValidationError:
+                raise RegistryServerError("the registry's tag list is not valid JSON",
+                                          evidence=self._evidence(answer, message="unparseable tag list")
+                                          ) from None
+            tags.extend(t for t in (page.tags or []) if isinstance(t, str))
+            if len(tags) >= max_tags:
+                truncated = truncated or len(tags) > max_tags or self._next_link(answer, url) is not None
+                tags = tags[:max_tags]
+                break
+            next_url = self._next_link(answer, url)
+            if next_url is None:
+                break
+            if not _same_origin(next_url, base) or str(next_url) in seen or pages >= max_pages:
+                # a Link to another origin is not followed (credentials and policy are per origin)
+                truncated = True
+                break
+            seen.add(str(next_url))
+            url = next_url
+        return TagList(repository=repository, tags=tags, pages=pages, truncated=truncated, meta=first_meta)
+
+    async def head_blob(self, registry: str, repository: str, digest: str, *,
+                        anonymous: bool = False) -> BlobHead:
+        _check_repository(repository)
+        _check_digest(digest)
+        target = await self._target(registry, repository, anonymous)
+        answer = await self._request(target, "HEAD", f"/v2/{repository}/blobs/{digest}",
+                                     not_found=BlobUnknown, max_bytes=self._config.max_small_body_bytes)
+        return BlobHead(digest=digest, size=_int_header(answer.raw.headers, "content-length"),
+                        meta=answer.meta)
+
+    # --- manifests --------------------------------------------------------------------------------
+
+    def _parse_manifest(self, answer: _Answer, reference: str) -> Manifest:
+        body = answer.raw.body
+        header_type = _media_type(answer.raw.headers)
+        try:
+            parsed = wire.WireManifest.model_validate_json(body)
+        except ValidationError:
+            raise ManifestInvalid("the manifest is not valid JSON",
+                                  evidence=self._evidence(answer, message="unparseable manifest")) from None
+        media_type = parsed.media_type or header_type or ""
+        # schema 1 first: its announced digest covers the payload without signatures, so a digest
+        # check would report a false mismatch.
+        if header_type in wire.SCHEMA1_TYPES or media_type in wire.SCHEMA1_TYPES or \
+                parsed.schema_version == 1:
+            raise ManifestInvalid(
+                "the manifest is Docker schema 1, which current runtimes no longer pull",
+                code="MANIFEST_INVALID",
+                evidence=self._evidence(answer, message="unsupported schema 1 manifest"))
+        digest = self._verified_digest(answer, reference)
+        if media_type in wire.INDEX_TYPES or (not media_type and parsed.manifests is not None):
+            kind = ManifestKind.index
+        elif media_type in wire.IMAGE_TYPES or (not media_type and parsed.config is not None):
+            kind = ManifestKind.image
+        else:
+            raise ManifestInvalid(
+                f"unsupported manifest media type {media_type[:100]!r}",
+                evidence=self._evidence(answer, message="unknown manifest media type"))
+        entries = [_entry(d) for d in parsed.manifests or []] if kind is ManifestKind.index else []
+        config = _descriptor(parsed.config) if parsed.config is not None else None
+        layers = [_descriptor(d) for d in parsed.layers or []]
+        return Manifest(digest=digest, media_type=media_type, kind=kind, size=len(body), entries=entries,
+                        config=config, layers=layers, meta=answer.meta)
+
+    def _verified_digest(self, answer: _Answer, reference: str) -> str:
+        body = answer.raw.body
+        announced = answer.raw.headers.get("docker-content-digest")
+        expected = reference if _DIGEST.match(reference) else announced
+        if expected is None:
+            return f"sha256:{hashlib.sha256(body).hexdigest()}"
+        actual = _digest_of(body, expected.split(":", 1)[0])
+        if actual is None:
+            raise ManifestInvalid(f"unsupported digest algorithm in {expected[:80]!r}",
+                                  evidence=self._evidence(answer, message="unsupported digest algorithm"))
+        if actual != expected or (announced and _DIGEST.match(reference) and announced != reference):
+            raise DigestMismatch(
+                "the manifest's content does not match its digest",
+                evidence=self._evidence(answer, message=f"expected {expected}, content is {actual}"))
+        return actual
+
+    # --- requests with auth -----------------------------------------------------------------------
+
+    async def _target(self, registry: str, repository: str, anonymous: bool) -> _Target:
+        host = normalize_registry(registry)
+        endpoint = self._config.endpoint(host)
+        creds = None if anonymous else await self._client.credentials.get(host)
+        secrets = (creds.password,) if creds else ()
+        return _Target(host, endpoint, repository, creds, secrets)
+
+    async def _request(self, target: _Target, method: str, path_or_url: str, *, accept: str | None = None,
+                       not_found: type[RegistryError], max_bytes: int) -> _Answer:
+        url = path_or_url if "://" in path_or_url else target.endpoint.base_url + path_or_url
+        headers = {"Accept": accept} if accept else {}
+        tokens = self._client.tokens
+        scope = repository_scope(target.repository)
+        state = _AuthState()
+        challenge = tokens.challenges.get(target.registry)
+        if challenge is not None:
+            state = await self._authorize(target, challenge, scope, fresh=False)
+        raw = await self._exchange(target, method, url, self._with_auth(headers, state),
+                                   max_bytes=max_bytes)
+        if raw.status == 401:
+            challenge = pick_challenge(parse_www_authenticate(raw.headers.get_list("www-authenticate")))
+            if challenge is not None:
+                tokens.challenges[target.registry] = challenge
+                retry = False
+                if challenge.scheme == "bearer":
+                    sent_token = state.scheme == "bearer"
+                    scope_refused = challenge.error == "insufficient_scope"
+                    # A token refused for its scope stays cached (asking again gets the same answer
+                    # until it expires); any other refusal means the token itself went bad.
+                    if sent_token and not scope_refused and state.token_key is not None:
+                        tokens.drop(state.token_key)
+                    retry = not sent_token or (state.token_from_cache and not scope_refused)
+                elif challenge.scheme == "basic":
+                    retry = target.credentials is not None and state.scheme != "basic"
+                if retry:
+                    state = await self._authorize(target, challenge, scope, fresh=True)
+                    raw = await self._exchange(target, method, url, self._with_auth(headers, state),
+                                               max_bytes=max_bytes)
+        meta = self._meta(raw, state)
+        if raw.status >= 400:
+            insufficient = False
+            if raw.status == 401:
+                last = pick_challenge(parse_www_authenticate(raw.headers.get_list("www-authenticate")))
+                insufficient = last is not None and last.error == "insufficient_scope"
+            raise error_from_response(raw.status, raw.headers, raw.body, raw.url, not_found=not_found,
+                                      credentials_used=state.authenticated, insufficient_scope=insufficient)
+        if raw.status not in (200, 203):
+            raise RegistryServerError(
+                f"unexpected answer {raw.status} from the registry",
+                status=raw.status, evidence=Evidence(status=raw.status, url=redact_url(raw.url),
+                                                     headers=cited_headers(raw.headers)))
+        return _Answer(raw, meta)
+
+    @staticmethod
+    def _with_auth(headers: Mapping[str, str], state: _AuthState) -> dict[str, str]:
+        out = dict(headers)
+        if state.header:
+            out["Authorization"] = state.header
+        return out
+
+    async def _authorize(self, target: _Target, challenge: Challenge, scope: str, *,
+                         fresh: bool) -> _AuthState:
+        if challenge.scheme == "basic":
+            if target.credentials is None:
+                return _AuthState(scheme=None, realm=challenge.realm)
+            return _AuthState(header=target.credentials.basic_header(), scheme="basic",
+                              realm=challenge.realm, authenticated=True)
+        if challenge.scheme != "bearer" or not challenge.realm:
+            return _AuthState()
+        realm = challenge.realm
+        check_realm(target.endpoint, realm)
+        creds = target.credentials if target.credentials is not None and \
+            realm_may_receive_credentials(target.endpoint, realm) else None
+        key = TokenCache.key(target.registry, scope, creds)
+        tokens = self._client.tokens
+        if not fresh:
+            cached = tokens.get(key)
+            if cached is not None:
+                return _AuthState(header=f"Bearer {cached}", scheme="bearer", realm=realm,
+                                  authenticated=creds is not None, token_from_cache=True, token_key=key)
+        token, ttl = await self._fetch_token(target, challenge, scope, creds)
+        tokens.put(key, token, ttl)
+        return _AuthState(header=f"Bearer {token}", scheme="bearer", realm=realm,
+                          authenticated=creds is not None, token_key=key)
+
+    async def _fetch_token(self, target: _Target, challenge: Challenge, scope: str,
+                           creds: Credentials | None) -> tuple[str, float]:
+        url = token_url(challenge, scope)
+        headers = {"Accept": "application/json"}
+        if creds is not None:
+            headers["Authorization"] = creds.basic_header()
+        raw = await self._exchange(target, "GET", url, headers, max_bytes=self._config.max_small_body_bytes)
+        if raw.status == 401 or raw.status == 403:
+            evidence = Evidence(status=raw.status, url=redact_url(raw.url),
+                                headers=cited_headers(raw.headers), message="token request refused")
+            if creds is not None:
+                raise RegistryAuthError("the token server rejected the credentials", status=raw.status,
+                                        evidence=evidence, credentials_used=True)
+            raise RegistryAuthError("the token server refused an anonymous token", status=raw.status,
+                                    evidence=evidence)
+        if raw.status != 200:
+            raise error_from_response(raw.status, raw.headers, raw.body, raw.url,
+                                      not_found=RegistryServerError, credentials_used=creds is not None)
+        return parse_token_body(raw.body, url=raw.url)
+
+    # --- one HTTP exchange ------------------------------------------------------------------------
+
+    async def _exchange(self, target: _Target, method: str, url: str, headers: Mapping[str, str], *,
+                        max_bytes: int) -> _Raw:
+        """Send one request, following redirects by hand, under the per-request deadline."""
+        current = url
+        try:
+            async with asyncio.timeout(self._config.request_deadline_s):
+                async with self._client.semaphore(target.registry):
+                    current_headers = dict(headers)
+                    current_method = method
+                    for _hop in range(self._config.max_redirects + 1):
+                        response = await self._send(target, current_method, current, current_headers)
+                        try:
+                            location = response.headers.get("location")
+                            if response.status_code in REDIRECT_STATUSES and location:
+                                next_url = response.url.join(location)
+                                self._check_redirect(response.url, next_url)
+                                if (next_url.host, next_url.port) != (response.url.host, response.url.port):
+                                    current_headers.pop("Authorization", None)
+                                if response.status_code == 303 and current_method != "HEAD":
+                                    current_method = "GET"
+                                current = str(next_url)
+                                continue
+                            body = b""
+                            if current_method != "HEAD":
+                                small = self._config.max_small_body_bytes
+                                is_error = response.status_code >= 400
+                                body = await read_capped(response, small if is_error else max_bytes,
+                                                         truncate=is_error, url=redact_url(current))
+                            return _Raw(response.status_code, response.headers, body, current)
+                        finally:
+                            await response.aclose()
+                    raise RegistryServerError(
+                        f"more than {self._config.max_redirects} redirects",
+                        evidence=Evidence(url=redact_url(current), message="redirect limit reached"))
+        except ImagecheckError:
+            raise
+        except (TimeoutError, httpx.HTTPError, OSError, ssl.SSLError) as exc:
+            raise error_from_exception(exc, current, secrets=target.secrets) from None
+
+    async def _send(self, target: _Target, method: str, url: str,
+                    headers: Mapping[str, str]) -> httpx.Response:
+        self._count += 1
+        started = time.perf_counter()
+        status = "error"
+        try:
+            request = self._client.http.build_request(method, url, headers=dict(headers))
+            response = await self._client.http.send(request, stream=True, follow_redirects=False)
+            status = str(response.status_code)
+            return response
+        finally:
+            metrics.REGISTRY_REQUESTS.labels(registry=target.registry, status=status).inc()
+            metrics.REGISTRY_LATENCY.labels(registry=target.registry).observe(time.perf_counter() - started)
+
+    @staticmethod
+    def _check_redirect(current: httpx.URL, next_url: httpx.URL) -> None:
+        if next_url.scheme not in ("http", "https"):
+            raise EgressDenied("redirect to a non-HTTP URL refused",
+                               evidence=Evidence(url=redact_url(str(next_url))))
+        if current.scheme == "https" and next_url.scheme == "http":
+            raise EgressDenied("redirect from https to plain http refused",
+                               evidence=Evidence(url=redact_url(str(next_url)),
+                                                 message="https -> http redirect"))
+
+    # --- small helpers ----------------------------------------------------------------------------
+
+    def _meta(self, raw: _Raw, state: _AuthState) -> ResponseMeta:
+        return ResponseMeta(status=raw.status, url=redact_url(raw.url),
+                            date=parse_date(raw.headers.get("date")),
+                            rate_limit=parse_rate_limit(raw.headers), auth_scheme=state.scheme,
+                            auth_realm=redact_url(state.realm) if state.realm else None,
+                            authenticated=state.authenticated)
+
+    @staticmethod
+    def _evidence(answer: _Answer, *, message: str) -> Evidence:
+        raw = answer.raw
+        return Evidence(status=raw.status, url=redact_url(raw.url), headers=cited_headers(raw.headers),
+                        message=message)
+
+    def _next_link(self, answer: _Answer, current: httpx.URL) -> httpx.URL | None:
+        for value in answer.raw.headers.get_list("link"):
+            match = _LINK_NEXT.search(value)
+            if match:
+                try:
+                    return current.join(match.group(1).strip())
+                except httpx.InvalidURL:
+                    return None
+        return None
+
+
+def _entry(desc: wire.WireDescriptor) -> IndexEntry:
+    platform = None
+    if desc.platform is not None:
+        platform = Platform(os=desc.platform.os, architecture=desc.platform.architecture,
+                            variant=desc.platform.variant or None, os_version=desc.platform.os_version)
+    attestation = desc.annotations.get(wire.ATTESTATION_ANNOTATION) == wire.ATTESTATION_VALUE
+    return IndexEntry(media_type=desc.media_type or "", digest=desc.digest, size=desc.size,
+                      platform=platform, attestation=attestation)
+
+
+def _descriptor(desc: wire.WireDescriptor) -> Descriptor:
+    return Descriptor(media_type=desc.media_type or "", digest=desc.digest, size=desc.size)
+
+
+def _parse_created(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        # Go writes nanoseconds; Python 3.11 accepts at most microseconds
+        trimmed = re.sub(r"(\.\d{6})\d+", r"\1", value.replace("Z", "+00:00"))
+        try:
+            return datetime.fromisoformat(trimmed)
+        except ValueError:
+            return None
+
+
+__all__ = ["RegistryClient", "RegistrySession"]

@@ -1,0 +1,243 @@
+"""Registry credentials: settings first, then Docker's config (``auths``, ``credHelpers``, ``credsStore``).
+
+Lookups are by exact normalised ``host[:port]`` (never by suffix or substring), so credentials for
+``registry.corp`` are never offered to ``registry.corp.evil.example`` or ``registry.corp:444``.
+Docker Hub is known under several names (``docker.io``, ``index.docker.io``, ``registry-1.docker.io``,
+``https://index.docker.io/v1/``); all of them mean the same entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.registry.auth import Credentials
+from bot.registry.config import DOCKER_HUB, RegistryEndpoint, normalize_registry
+
+log = logging.getLogger(__name__)
+
+DOCKER_HUB_SERVER_URL = "https://index.docker.io/v1/"  # what `docker login` stores for Docker Hub
+HELPER_CACHE_TTL_S = 300.0
+_HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_IDENTITY_TOKEN_USER = "<token>"  # noqa: S105 - a helper's way of saying "this is an OAuth refresh token"
+
+
+def helper_server_url(registry: str) -> str:
+    host = normalize_registry(registry)
+    return DOCKER_HUB_SERVER_URL if host == DOCKER_HUB else host
+
+
+@dataclass
+class DockerConfig:
+    """The parts of ``config.json`` that concern credentials, keyed by normalised host."""
+
+    auths: dict[str, Credentials] = field(default_factory=dict)
+    cred_helpers: dict[str, str] = field(default_factory=dict)
+    creds_store: str | None = None
+
+    @classmethod
+    def load(cls, directory: Path) -> DockerConfig:
+        path = directory / "config.json"
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            # Never quote the file: it holds secrets.
+            log.warning("docker config unreadable, ignoring it", extra={"path": str(path),
+                                                                     "error": type(exc).__name__})
+            return cls()
+        return cls.from_json(raw if isinstance(raw, dict) else {})
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> DockerConfig:
+        config = cls()
+        auths = raw.get("auths")
+        if isinstance(auths, dict):
+            for key, entry in auths.items():
+                if isinstance(entry, dict):
+                    creds = _auth_entry(entry)
+                    if creds is not None:
+                        config.auths[normalize_registry(str(key))] = creds
+        helpers = raw.get("credHelpers")
+        if isinstance(helpers, dict):
+            for key, name in helpers.items():
+                if isinstance(name, str) and _HELPER_NAME.match(name):
+                    config.cred_helpers[normalize_registry(str(key))] = name
+        store = raw.get("credsStore")
+        if isinstance(store, str) and _HELPER_NAME.match(store):
+            config.creds_store = store
+        return config
+
+
+def _auth_entry(entry: Mapping[str, Any]) -> Credentials | None:
+    username = entry.get("username")
+    password = entry.get("password")
+    encoded = entry.get("auth")
+    if isinstance(encoded, str) and encoded:
+        try:
+            decoded = base64.b64decode(encoded, validate=False).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        user, sep, secret = decoded.partition(":")
+        if sep and user:
+            return Credentials(user, secret, source="docker-config")
+        return None
+    if isinstance(username, str) and username and isinstance(password, str):
+        return Credentials(username, password, source="docker-config")
+    # identitytoken / registrytoken entries need Docker's OAuth refresh flow, which we don't speak.
+    return None
+
+
+class HelperError(Exception):
+    """A credential helper failed, timed out or answered nonsense (message carries no secret)."""
+
+
+def _parse_helper_answer(stdout: bytes, name: str) -> Credentials | None:
+    try:
+        data = json.loads(stdout)
+    except ValueError:
+        raise HelperError(f"docker-credential-{name} answered something that is not JSON") from None
+    if not isinstance(data, dict):
+        raise HelperError(f"docker-credential-{name} answered something that is not an object")
+    user, secret = data.get("Username"), data.get("Secret")
+    if not isinstance(user, str) or not isinstance(secret, str) or not user:
+        return None
+    if user == _IDENTITY_TOKEN_USER:
+        log.info("credential helper returned an identity token, which is not supported",
+                 extra={"helper": name})
+        return None
+    return Credentials(user, secret, source=f"helper:{name}")
+
+
+async def run_helper_get(name: str, server_url: str, *, timeout_s: float) -> Credentials | None:
+    """``docker-credential-<name> get`` with the server URL on stdin; ``None`` when it has nothing."""
+    program = f"docker-credential-{name}"
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            program, "get", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        raise HelperError(f"{program} not found or not executable") from None
+    try:
+        async with asyncio.timeout(timeout_s):
+            stdout, _ = await proc.communicate(server_url.encode())
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise HelperError(f"{program} did not answer within {timeout_s:g}s") from None
+    if proc.returncode != 0:
+        # "credentials not found in native keychain" is the usual reason: not an error for us.
+        return None
+    return _parse_helper_answer(stdout, name)
+
+
+def run_helper_list(name: str, *, timeout_s: float) -> set[str]:
+    """Hosts a credential store holds entries for (``docker-credential-<name> list``)."""
+    program = f"docker-credential-{name}"
+    try:
+        done = subprocess.run([program, "list"], capture_output=True, timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    if done.returncode != 0:
+        return set()
+    try:
+        data = json.loads(done.stdout)
+    except ValueError:
+        return set()
+    return {normalize_registry(str(k)) for k in data} if isinstance(data, dict) else set()
+
+
+class CredentialStore:
+    """Where the registry client gets credentials for a registry; results of helpers are cached."""
+
+    def __init__(self, endpoints: Mapping[str, RegistryEndpoint], *, docker_config_dir: Path | None = None,
+                 use_docker_config: bool = True, helper_timeout_s: float = 5.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._endpoints = {normalize_registry(k): v for k, v in endpoints.items()}
+        self._docker_config_dir = docker_config_dir
+        self._use_docker_config = use_docker_config
+        self._helper_timeout_s = helper_timeout_s
+        self._monotonic = monotonic
+        self._docker: DockerConfig | None = None
+        self._helper_cache: dict[str, tuple[Credentials | None, float]] = {}
+        self._store_hosts: set[str] | None = None
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _docker_config(self) -> DockerConfig:
+        if self._docker is None:
+            if not self._use_docker_config:
+                self._docker = DockerConfig()
+            else:
+                directory = self._docker_config_dir
+                if directory is None:
+                    env = os.environ.get("DOCKER_CONFIG")
+                    directory = Path(env) if env else Path.home() / ".docker"
+                self._docker = DockerConfig.load(directory)
+        return self._docker
+
+    def _from_settings(self, host: str) -> Credentials | None:
+        endpoint = self._endpoints.get(host)
+        if endpoint is not None and endpoint.username and endpoint.password is not None:
+            return Credentials(endpoint.username, endpoint.password, source="settings")
+        return None
+
+    def _helper_for(self, host: str) -> str | None:
+        docker = self._docker_config()
+        return docker.cred_helpers.get(host) or docker.creds_store
+
+    def has(self, registry: str) -> bool:
+        """Whether credentials exist for ``registry``, without running a ``get`` helper."""
+        host = normalize_registry(registry)
+        if self._from_settings(host) is not None:
+            return True
+        docker = self._docker_config()
+        if host in docker.cred_helpers or host in docker.auths:
+            return True
+        cached = self._helper_cache.get(host)
+        if cached is not None:
+            return cached[0] is not None
+        if docker.creds_store:
+            if self._store_hosts is None:
+                # one short synchronous `list`, cached for the client's life
+                self._store_hosts = run_helper_list(docker.creds_store, timeout_s=self._helper_timeout_s)
+            return host in self._store_hosts
+        return False
+
+    async def get(self, registry: str) -> Credentials | None:
+        host = normalize_registry(registry)
+        found = self._from_settings(host)
+        if found is not None:
+            return found
+        docker = self._docker_config()
+        helper = self._helper_for(host)
+        if helper is not None:
+            creds = await self._from_helper(host, helper)
+            if creds is not None:
+                return creds
+        return docker.auths.get(host)
+
+    async def _from_helper(self, host: str, helper: str) -> Credentials | None:
+        lock = self._locks.setdefault(host, asyncio.Lock())
+        async with lock:  # concurrent checks of one registry run the helper once
+            cached = self._helper_cache.get(host)
+            if cached is not None and self._monotonic() < cached[1]:
+                return cached[0]
+            try:
+                creds = await run_helper_get(helper, helper_server_url(host),
+                                             timeout_s=self._helper_timeout_s)
+            except HelperError as exc:
+                log.warning("credential helper failed", extra={"registry": host, "error": str(exc)})
+                creds = None
+            self._helper_cache[host] = (creds, self._monotonic() + HELPER_CACHE_TTL_S)
+            return creds
