@@ -1,0 +1,201 @@
+"""The work behind the entry points: check references into a thread, triage a paste into a thread.
+
+Listeners parse Slack's payloads and call these; these call the services and the poster. Kept apart
+so the slash command, @mentions, the shortcut and pasted errors share one behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+
+from slack_sdk.errors import SlackApiError
+
+from bot.domain.errors import ImagecheckError, InvalidPlatform, InvalidReference, StoreUnavailable
+from bot.domain.models import (
+    Category,
+    Diagnosis,
+    ImageRef,
+    Incident,
+    Platform,
+    TimelineEvent,
+    TimelineKind,
+    TriageResult,
+)
+from bot.domain.reference import parse_platform, parse_reference
+from bot.metrics import TRIAGE
+from bot.slack.escape import escape
+from bot.slack.incident_state import record_diagnoses, update_incident
+from bot.slack.posting import Poster
+from bot.slack.render import Rendered, render_diagnosis, render_notice, render_parent, render_triage
+from bot.slack.services import Services
+
+log = logging.getLogger(__name__)
+
+PARENT_BLOB_TTL_S = 31 * 24 * 3600.0
+QUIET_CATEGORIES = frozenset({Category.other})
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def parent_key(incident_id: str) -> str:
+    """Marks incidents whose thread root is our own message (so we may update it)."""
+    return f"parent:{incident_id}"
+
+
+async def rate_allowed(services: Services, user: str | None, channel: str | None) -> bool:
+    opts = services.options
+    try:
+        if user and not await services.store.allow(f"rl:user:{user}", limit=opts.user_checks_per_minute,
+                                                   window_s=60.0):
+            return False
+        if channel and not await services.store.allow(
+                f"rl:channel:{channel}", limit=opts.channel_checks_per_minute, window_s=60.0):
+            return False
+    except StoreUnavailable:
+        return True  # no shared counter: answering beats refusing everyone
+    return True
+
+
+async def claim(services: Services, key: str, ttl_s: float) -> bool:
+    """True the first time; with the store down, act (a rare duplicate beats silence)."""
+    try:
+        return await services.store.claim_once(key, ttl_s)
+    except StoreUnavailable:
+        return True
+
+
+async def check_one(services: Services, ref: ImageRef, platforms: Sequence[Platform], *,
+                    fresh: bool = False, correlation_id: str | None = None) -> Diagnosis | Exception:
+    try:
+        return await services.checks.check(ref, platforms=tuple(platforms), fresh=fresh,
+                                           correlation_id=correlation_id or new_correlation_id())
+    except Exception as exc:  # a bug or outage in one check must not sink the others
+        log.exception("check failed for %s", ref.normalized)
+        return exc
+
+
+def failure_notice(services: Services, ref: ImageRef, exc: Exception) -> Rendered:
+    what = exc.message if isinstance(exc, ImagecheckError) else type(exc).__name__
+    return render_notice(f":warning: The check of {escape(ref.normalized)} failed unexpectedly.",
+                         detail=services.redact(what))
+
+
+async def load_incident(services: Services, incident_id: str) -> Incident | None:
+    try:
+        return await services.store.get_incident(incident_id)
+    except StoreUnavailable:
+        return None
+
+
+async def mark_parent(services: Services, incident_id: str) -> None:
+    with contextlib.suppress(StoreUnavailable):
+        await services.store.put_blob(parent_key(incident_id), "1", PARENT_BLOB_TTL_S)
+
+
+async def refresh_parent(services: Services, poster: Poster, incident: Incident) -> None:
+    """Re-render the thread's root when it is our message (slash command threads)."""
+    try:
+        ours = await services.store.get_blob(parent_key(incident.id)) is not None
+    except StoreUnavailable:
+        ours = False
+    if ours:
+        parent = render_parent(incident, incident.created_by)
+        await poster.update(incident.channel, incident.thread_ts, parent)
+
+
+async def check_into_thread(services: Services, poster: Poster, refs: Sequence[ImageRef],
+                            platforms: Sequence[Platform], *, channel: str, thread_ts: str,
+                            actor: str | None) -> list[Diagnosis]:
+    """Check refs concurrently; each diagnosis is posted in the thread as soon as it is ready."""
+    correlation = new_correlation_id()
+    mirrors = services.options.mirrors
+    incident_id = Incident.make_id(channel, thread_ts)
+    results: list[Diagnosis] = []
+
+    async def one(ref: ImageRef) -> None:
+        outcome = await check_one(services, ref, platforms, correlation_id=correlation)
+        if isinstance(outcome, Exception):
+            await poster.post(channel, failure_notice(services, ref, outcome), thread_ts=thread_ts)
+            return
+        results.append(outcome)
+        await update_incident(services.store, channel, thread_ts, record_diagnoses([outcome], actor=actor),
+                              created_by=actor)
+        message = render_diagnosis(outcome, incident_id=incident_id,
+                                   mirrors_configured=bool(mirrors.get(ref.domain)))
+        await poster.post(channel, message, thread_ts=thread_ts)
+
+    await asyncio.gather(*(one(r) for r in refs))
+    return results
+
+
+def triage_refs(result: TriageResult, limit: int) -> list[ImageRef]:
+    refs: list[ImageRef] = []
+    for extracted in result.references:
+        if not extracted.valid:
+            continue
+        try:
+            ref = parse_reference(extracted.normalized or extracted.as_written)
+        except InvalidReference:
+            continue
+        if ref.normalized not in {r.normalized for r in refs}:
+            refs.append(ref)
+    return refs[:limit]
+
+
+def triage_platforms(result: TriageResult) -> list[Platform]:
+    if not result.platform:
+        return []
+    try:
+        return [parse_platform(result.platform)]
+    except InvalidPlatform:
+        return []
+
+
+def should_reply(services: Services, result: TriageResult) -> bool:
+    return result.category not in QUIET_CATEGORIES and result.confidence >= services.options.triage_threshold
+
+
+async def triage_into_thread(services: Services, poster: Poster, result: TriageResult, *, channel: str,
+                             thread_ts: str, actor: str | None, on_demand: bool = False) -> None:
+    """Post the triage (with the checks of its references) and each diagnosis in the thread."""
+    TRIAGE.labels(category=result.category.value).inc()
+    refs = triage_refs(result, services.options.max_refs_per_request)
+    platforms = triage_platforms(result)
+    correlation = new_correlation_id()
+    outcomes = await asyncio.gather(*(check_one(services, r, platforms, correlation_id=correlation)
+                                      for r in refs))
+    diagnoses = [o for o in outcomes if isinstance(o, Diagnosis)]
+    reconciliation = services.reconcile(result, diagnoses) if diagnoses else []
+    checked = result.model_copy(update={"diagnoses": diagnoses, "reconciliation": reconciliation})
+
+    def mutate(incident: Incident) -> None:
+        record_diagnoses(diagnoses, actor=actor)(incident)
+        incident.timeline.append(TimelineEvent(kind=TimelineKind.triaged, actor=actor,
+                                               summary=f"triaged as {result.category.value}"))
+
+    incident = await update_incident(services.store, channel, thread_ts, mutate, created_by=actor)
+    await poster.post(channel, render_triage(checked, on_demand=on_demand), thread_ts=thread_ts)
+    incident_id = incident.id if incident else Incident.make_id(channel, thread_ts)
+    for ref, outcome in zip(refs, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            await poster.post(channel, failure_notice(services, ref, outcome), thread_ts=thread_ts)
+        else:
+            await poster.post(channel, render_diagnosis(
+                outcome, incident_id=incident_id,
+                mirrors_configured=bool(services.options.mirrors.get(ref.domain))), thread_ts=thread_ts)
+
+
+async def safe_post(poster: Poster, channel: str, message: Rendered, *, thread_ts: str | None = None) -> bool:
+    """Post, reporting (not raising) Slack refusals such as ``not_in_channel``."""
+    try:
+        await poster.post(channel, message, thread_ts=thread_ts)
+        return True
+    except SlackApiError as exc:
+        log.warning("Slack refused a message in %s: %s", channel, exc.response.get("error"))
+        return False
