@@ -1,0 +1,110 @@
+"""The HTTP face of the bot: ``POST /slack/events`` (events, commands, interactivity on one URL),
+``GET /healthz``, ``GET /readyz`` and ``GET /metrics``.
+
+Slack's signature is checked here, before Bolt sees the request, so that every unsigned, stale,
+tampered or malformed request (including a non-integer timestamp, which Bolt 1.30 answers with a 500)
+gets a 401. A byte-identical replay of a valid request inside the 5-minute window is acknowledged but
+not processed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.domain.errors import StoreUnavailable
+from bot.domain.ports import StatePort
+from bot.metrics import REGISTRY, SLACK_ACK_SECONDS
+
+log = logging.getLogger(__name__)
+
+MAX_CLOCK_SKEW_S = 5 * 60
+MAX_BODY_BYTES = 1024 * 1024
+READY_TIMEOUT_S = 2.0
+
+Liveness = Callable[[], bool]
+Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+
+
+def signature_problem(secret: str, headers: Any, body: bytes, *, now: float | None = None) -> str | None:
+    """Why this request is not a valid Slack request, or ``None`` when it is (Slack's v0 scheme)."""
+    timestamp = headers.get("X-Slack-Request-Timestamp")
+    signature = headers.get("X-Slack-Signature")
+    if not timestamp or not signature:
+        return "unsigned"
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        return "malformed timestamp"
+    current = time.time() if now is None else now
+    if abs(current - int(timestamp)) > MAX_CLOCK_SKEW_S:
+        return "stale"
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
+        return "bad signature"
+    return None
+
+
+def default_readiness(store: StatePort, backend: str) -> Readiness:
+    async def ready() -> tuple[bool, dict[str, Any]]:
+        try:
+            ok = await asyncio.wait_for(store.ping(), READY_TIMEOUT_S)
+        except (StoreUnavailable, TimeoutError, OSError):
+            ok = False
+        return ok, {"store": backend, "store_ok": ok}
+    return ready
+
+
+def create_web_app(bolt_app: AsyncApp, *, signing_secret: str, store: StatePort,
+                   readiness: Readiness | None = None, liveness: Liveness | None = None,
+                   backend: str = "unknown") -> web.Application:
+    ready = readiness or default_readiness(store, backend)
+
+    async def slack_events(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        body = await request.read()
+        if len(body) > MAX_BODY_BYTES:
+            return web.json_response({"error": "request too large"}, status=413)
+        problem = signature_problem(signing_secret, request.headers, body)
+        if problem is not None:
+            log.warning("rejected a Slack request: %s", problem)
+            return web.json_response({"error": "invalid request signature"}, status=401)
+        replay_key = "replay:" + hashlib.sha256(request.headers["X-Slack-Signature"].encode()).hexdigest()
+        try:
+            first = await store.claim_once(replay_key, MAX_CLOCK_SKEW_S + 60)
+        except StoreUnavailable:
+            first = True
+        if not first:
+            log.warning("ignored a replayed Slack request")
+            return web.Response(status=200, text="")
+        bolt_request = await to_bolt_request(request)
+        response = await to_aiohttp_response(await bolt_app.async_dispatch(bolt_request))
+        SLACK_ACK_SECONDS.observe(time.perf_counter() - started)
+        return response
+
+    async def healthz(_: web.Request) -> web.StreamResponse:
+        alive = liveness() if liveness else True
+        return web.json_response({"status": "ok" if alive else "down"}, status=200 if alive else 503)
+
+    async def readyz(_: web.Request) -> web.StreamResponse:
+        ok, detail = await ready()
+        return web.json_response({"ready": ok, **detail}, status=200 if ok else 503)
+
+    async def metrics(_: web.Request) -> web.StreamResponse:
+        return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1)
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
