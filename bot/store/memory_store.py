@@ -117,6 +117,8 @@ class MemoryStore:
     async def save_incident(self, incident: Incident) -> None:
         self._set(self.keys.incident(incident.id), encode(incident), self.incident_ttl_s)
         self._incident_index[incident.id] = incident.updated_at.timestamp()
+        for incident_id in [i for i in self._incident_index if self._get(self.keys.incident(i)) is None]:
+            del self._incident_index[incident_id]  # expired: forget it
 
     async def list_incidents(self, *, limit: int = 20, include_resolved: bool = False) -> list[Incident]:
         ordered = sorted(self._incident_index.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)

@@ -63,6 +63,7 @@ return n
 """
 
 _TAG_HISTORY_ATTEMPTS = 50
+_INDEX_SWEEP = 10
 
 
 def client_from_url(url: str, *, socket_timeout_s: float = DEFAULT_SOCKET_TIMEOUT_S) -> Redis:
@@ -174,13 +175,27 @@ class RedisStore:
     async def save_incident(self, incident: Incident) -> None:
         index = self.keys.incident_index()
         ttl = ttl_ms(self.incident_ttl_s)
-        oldest_kept = self.clock.now().timestamp() - self.incident_ttl_s
-        async with self._guard("save_incident"), self._r.pipeline(transaction=True) as pipe:
-            pipe.set(self.keys.incident(incident.id), encode(incident), px=ttl)
-            pipe.zadd(index, {incident.id: incident.updated_at.timestamp()})
-            pipe.zremrangebyscore(index, "-inf", oldest_kept)
-            pipe.pexpire(index, ttl)
-            await pipe.execute()
+        async with self._guard("save_incident"):
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.set(self.keys.incident(incident.id), encode(incident), px=ttl)
+                pipe.zadd(index, {incident.id: incident.updated_at.timestamp()})
+                pipe.pexpire(index, ttl)
+                await pipe.execute()
+            await self._forget_expired_incidents(index)
+
+    async def _forget_expired_incidents(self, index: str) -> None:
+        """Drop index entries whose incident expired, oldest first, a few per save: keeps the index
+        from growing forever without a full scan."""
+        oldest: list[bytes] = await self._r.zrange(index, 0, _INDEX_SWEEP - 1)
+        if not oldest:
+            return
+        async with self._r.pipeline(transaction=False) as pipe:
+            for incident_id in oldest:
+                pipe.exists(self.keys.incident(incident_id.decode()))
+            present = await pipe.execute()
+        gone = [i for i, exists in zip(oldest, present, strict=True) if not exists]
+        if gone:
+            await self._r.zrem(index, *gone)
 
     async def list_incidents(self, *, limit: int = 20, include_resolved: bool = False) -> list[Incident]:
         index = self.keys.incident_index()
