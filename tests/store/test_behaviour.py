@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.incidents import new_incident, record_diagnosis, set_status
-from bot.domain.models import Diagnosis, ImageRef, IncidentStatus, Verdict
+from bot.domain.incidents import add_event, new_incident, record_diagnosis, set_status, update_incident
+from bot.domain.models import Diagnosis, ImageRef, Incident, IncidentStatus, TimelineKind, Verdict
 from bot.store import Store
 from tests.store.conftest import Backend, open_backend
 
@@ -307,3 +307,22 @@ async def test_blob_round_trip_and_expiry(state: Backend) -> None:
 async def test_ping_and_backend_name(state: Backend) -> None:
     assert await state.store.ping() is True
     assert state.store.backend == state.name
+
+
+# --- incidents updated by several replicas --------------------------------------------------------
+
+
+async def test_concurrent_incident_updates_keep_every_event(state: Backend) -> None:
+    other = await state.other()
+
+    async def note(store: Store, i: int) -> None:
+        def change(incident: Incident) -> Incident:
+            return add_event(incident, TimelineKind.note, f"note {i}", at=T0 + timedelta(seconds=i))
+        await update_incident(store, "C7", "1.0", change, at=T0, actor=f"U{i}")
+
+    await asyncio.gather(*(note(s, i) for i, s in enumerate([state.store, other] * 5)))
+
+    saved = await state.store.get_incident("C7:1.0")
+    assert saved is not None
+    assert sorted(e.summary for e in saved.timeline) == sorted(f"note {i}" for i in range(10))
+    assert saved.created_by in {f"U{i}" for i in range(10)}
