@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 from pydantic import ValidationError
@@ -78,6 +78,9 @@ from bot.registry.errors_map import (
     redact_url,
 )
 
+if TYPE_CHECKING:
+    from bot.registry.egress import Resolver
+
 USER_AGENT = "imagecheck/0.1 (+registry diagnosis)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # distribution's grammar (reference.go): path components and tags; digests as algorithm:hex
@@ -114,18 +117,21 @@ class _Answer:
     meta: ResponseMeta
 
 
-def _ssl_context(config: RegistryClientConfig) -> ssl.SSLContext:
-    # Extra CAs (a corporate registry's) are added to the system trust store, not instead of it.
-    context = ssl.create_default_context()
-    for ca_file in config.ca_files():
-        context.load_verify_locations(cafile=str(ca_file))
-    return context
+def egress_transport(config: RegistryClientConfig,
+                     resolver: Resolver | None = None) -> httpx.AsyncBaseTransport:
+    """The egress-policy transport for this configuration: named hosts allowed by exact host:port,
+    a registry's own CA trusted for that registry only."""
+    from bot.registry.egress import EgressPolicy, EgressTransport, ssl_context_for_ca
 
-
-def _default_transport(config: RegistryClientConfig) -> httpx.AsyncBaseTransport:
+    policy = EgressPolicy(allowed=config.allowed_hosts(),
+                          allow_private_hosts=frozenset(config.allow_private_hosts),
+                          insecure=config.insecure_hosts())
+    contexts = {host: ssl_context_for_ca(str(e.ca_file))
+                for host, e in config.endpoints.items() if e.ca_file is not None}
     limits = httpx.Limits(max_connections=config.max_connections,
                           max_keepalive_connections=config.max_connections)
-    return httpx.AsyncHTTPTransport(verify=_ssl_context(config), limits=limits, trust_env=False, retries=0)
+    return EgressTransport(policy, resolver, ssl_contexts=contexts,
+                           connect_timeout_s=config.connect_timeout_s, limits=limits)
 
 
 def _check_repository(repository: str) -> None:
@@ -167,11 +173,11 @@ class RegistryClient:
     """One per process: connection pool, token cache, credentials. Make a session per diagnosis."""
 
     def __init__(self, config: RegistryClientConfig, *, transport: httpx.AsyncBaseTransport | None = None,
-                 credentials: CredentialStore | None = None,
+                 credentials: CredentialStore | None = None, resolver: Resolver | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self._monotonic = monotonic
-        self._transport = transport if transport is not None else _default_transport(config)
+        self._transport = transport if transport is not None else egress_transport(config, resolver)
         self.http = httpx.AsyncClient(
             transport=self._transport,
             timeout=httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s,

@@ -73,6 +73,8 @@ class RegistryClientConfig:
     max_connections: int = 64
     per_registry_concurrency: int = 8
     credential_helper_timeout_s: float = 5.0
+    # hosts the egress policy allows besides the endpoints and their token realms (mirrors, upstreams)
+    extra_allowed_hosts: tuple[str, ...] = ()
     use_docker_config: bool = True  # tests switch this off to stay independent of the machine's ~/.docker
 
     def endpoint(self, registry: str) -> RegistryEndpoint:
@@ -83,8 +85,21 @@ class RegistryClientConfig:
             return found
         return RegistryEndpoint(host=key)
 
-    def ca_files(self) -> tuple[Path, ...]:
-        return tuple(e.ca_file for e in self.endpoints.values() if e.ca_file is not None)
+    def allowed_hosts(self) -> frozenset[str]:
+        """Every ``host[:port]`` the settings name: endpoints, their token realms, mirrors, upstreams."""
+        hosts = set(self.endpoints) | set(self.extra_allowed_hosts)
+        for endpoint in self.endpoints.values():
+            hosts.update(endpoint.token_realms)
+        return frozenset(hosts)
+
+    def insecure_hosts(self) -> frozenset[str]:
+        """Hosts that may be spoken to in plain HTTP: insecure registries and their own token realms."""
+        hosts: set[str] = set()
+        for host, endpoint in self.endpoints.items():
+            if endpoint.insecure:
+                hosts.add(host)
+                hosts.update(endpoint.token_realms)
+        return frozenset(hosts)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RegistryClientConfig:
@@ -100,6 +115,11 @@ class RegistryClientConfig:
                 token_realms=tuple(r.strip().lower() for r in entry.token_realms),
                 ca_file=entry.ca_file,
             )
+        extra: list[str] = []
+        for entry in settings.registries.values():
+            extra.extend(m.strip().lower() for m in entry.mirrors)
+            if entry.upstream:
+                extra.append(entry.upstream.strip().lower())
         http = settings.http
         return cls(
             endpoints=endpoints,
@@ -113,4 +133,5 @@ class RegistryClientConfig:
             max_redirects=http.max_redirects,
             max_connections=http.max_connections,
             per_registry_concurrency=http.per_registry_concurrency,
+            extra_allowed_hosts=tuple(extra),
         )

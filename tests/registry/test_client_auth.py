@@ -1,0 +1,203 @@
+"""Auth flows of the registry client against scripted token and basic-auth registries.
+
+Scripted servers stand in where request counts and realm behaviour must be exact; the same flows
+against the real distribution registry are in test_client_real.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain.errors import EgressDenied, RegistryAuthError
+from bot.registry import RegistryClient, RegistryClientConfig, RegistryEndpoint
+from tests.registry.conftest import StartServer
+from tests.registry.fakes import BasicRegistry, TokenRegistry
+
+
+def _client(host: str, *, username: str | None = None, password: str | None = None,
+            other_registry: str | None = None, token_realms: tuple[str, ...] = (),
+            insecure: bool = True) -> RegistryClient:
+    endpoints = {host: RegistryEndpoint(host, insecure=insecure, username=username, password=password,
+                                        token_realms=token_realms)}
+    if other_registry:  # named in settings (so reachable), but a party of its own
+        endpoints[other_registry] = RegistryEndpoint(other_registry, insecure=True)
+    return RegistryClient(RegistryClientConfig(endpoints=endpoints, use_docker_config=False))
+
+
+async def test_first_request_gets_challenge_from_401_then_token_is_reused(start_server: StartServer) -> None:
+    fake = TokenRegistry()
+    server = await start_server(fake)
+    async with _client(server.host) as client:
+        first = client.session()
+        head = await first.head_manifest(server.host, "public/app", "1.0")
+        assert head.digest is not None
+        assert head.meta.auth_scheme == "bearer"
+        assert not head.meta.authenticated
+        # 401 (challenge) + token + retry: no separate /v2/ ping
+        assert first.request_count == 3
+        assert server.paths() == ["HEAD /v2/public/app/manifests/1.0",
+                                  "GET /token?service=test-registry&scope=repository%3Apublic%2Fapp%3Apull",
+                                  "HEAD /v2/public/app/manifests/1.0"]
+        second = client.session()
+        await second.head_manifest(server.host, "public/app", "1.0")
+        await second.get_manifest(server.host, "public/app", "1.0")
+        assert second.request_count == 2  # cached challenge and token: no token request
+        assert len(fake.token_requests) == 1
+        # a new repository needs a new scope, but the cached challenge saves the 401
+        third = client.session()
+        await third.head_manifest(server.host, "public/other", "1.0")
+        assert third.request_count == 2
+
+
+async def test_private_repo_anonymous_is_insufficient_scope(start_server: StartServer) -> None:
+    fake = TokenRegistry()
+    server = await start_server(fake)
+    async with _client(server.host) as client:
+        session = client.session()
+        with pytest.raises(RegistryAuthError) as info:
+            await session.head_manifest(server.host, "private/app", "1.0")
+        assert info.value.insufficient_scope
+        assert not info.value.credentials_used
+        assert info.value.evidence.status == 401
+        assert "insufficient_scope" in info.value.evidence.headers["www-authenticate"]
+        # asking again reuses the (scope-less) token: one request, no token request
+        again = client.session()
+        with pytest.raises(RegistryAuthError):
+            await again.head_manifest(server.host, "private/app", "1.0")
+        assert again.request_count == 1
+
+
+async def test_credentials_vs_anonymous_use_separate_tokens(start_server: StartServer) -> None:
+    fake = TokenRegistry()
+    server = await start_server(fake)
+    async with _client(server.host, username="alice", password="wonderland-pw") as client:
+        session = client.session()
+        assert session.has_credentials(server.host)
+        head = await session.head_manifest(server.host, "private/app", "1.0")
+        assert head.meta.authenticated
+        assert fake.token_requests[-1]["authorization"].startswith("Basic ")
+        with pytest.raises(RegistryAuthError) as info:
+            await session.head_manifest(server.host, "private/app", "1.0", anonymous=True)
+        assert info.value.insufficient_scope
+        assert not info.value.credentials_used
+        assert fake.token_requests[-1]["authorization"] == ""  # anonymous never sends credentials
+        assert len(fake.token_requests) == 2
+        # both tokens are cached under their own identity
+        repeat = client.session()
+        await repeat.head_manifest(server.host, "private/app", "1.0")
+        with pytest.raises(RegistryAuthError):
+            await repeat.head_manifest(server.host, "private/app", "1.0", anonymous=True)
+        assert repeat.request_count == 2
+        assert len(fake.token_requests) == 2
+
+
+async def test_wrong_password_is_reported_without_the_password(start_server: StartServer) -> None:
+    server = await start_server(TokenRegistry())
+    async with _client(server.host, username="alice", password="not-the-pw-xyzzy") as client:
+        with pytest.raises(RegistryAuthError) as info:
+            await client.session().head_manifest(server.host, "private/app", "1.0")
+    err = info.value
+    assert err.credentials_used
+    text = str(err) + err.evidence.model_dump_json() + repr(err.__dict__)
+    assert "not-the-pw-xyzzy" not in text
+    assert "alice:" not in text
+
+
+async def test_credentials_are_not_sent_to_a_foreign_realm(start_server: StartServer) -> None:
+    realm_fake = TokenRegistry()
+    realm_server = await start_server(realm_fake)
+    # same machine, but "localhost" is not the registry's host name: a different party as far as
+    # credential scoping is concerned
+    fake = TokenRegistry(realm=f"http://localhost:{realm_server.port}/token")
+    fake.tokens = realm_fake.tokens  # the registry trusts that token server
+    server = await start_server(fake)
+    async with _client(server.host, username="alice", password="wonderland-pw",
+                       other_registry=f"localhost:{realm_server.port}") as client:
+        with pytest.raises(RegistryAuthError):
+            await client.session().head_manifest(server.host, "private/app", "1.0")
+    assert realm_fake.token_requests[0]["authorization"] == ""
+
+
+async def test_realm_listed_in_settings_receives_credentials(start_server: StartServer) -> None:
+    realm_fake = TokenRegistry()
+    realm_server = await start_server(realm_fake)
+    fake = TokenRegistry(realm=f"http://localhost:{realm_server.port}/token")
+    fake.tokens = realm_fake.tokens
+    server = await start_server(fake)
+    async with _client(server.host, username="alice", password="wonderland-pw",
+                       token_realms=(f"localhost:{realm_server.port}",)) as client:
+        head = await client.session().head_manifest(server.host, "private/app", "1.0")
+    assert head.meta.authenticated
+    assert realm_fake.token_requests[0]["authorization"].startswith("Basic ")
+
+
+async def test_token_ttl_is_clamped_and_refetched_after_expiry(start_server: StartServer) -> None:
+    fake = TokenRegistry(expires_in=1)  # clamped up to 60 s
+    server = await start_server(fake)
+    now = [0.0]
+    endpoint = RegistryEndpoint(server.host, insecure=True)
+    config = RegistryClientConfig(endpoints={server.host: endpoint}, use_docker_config=False)
+    async with RegistryClient(config, monotonic=lambda: now[0]) as client:
+        await client.session().head_manifest(server.host, "public/app", "1.0")
+        now[0] = 45.0
+        await client.session().head_manifest(server.host, "public/app", "1.0")
+        assert len(fake.token_requests) == 1  # a 1 s token is still used 45 s later
+        now[0] = 61.0
+        session = client.session()
+        await session.head_manifest(server.host, "public/app", "1.0")
+        assert len(fake.token_requests) == 2
+        assert session.request_count == 2  # the challenge is still cached: token + request
+
+
+async def test_token_revoked_by_registry_is_refetched_once(start_server: StartServer) -> None:
+    fake = TokenRegistry()
+    server = await start_server(fake)
+    async with _client(server.host) as client:
+        await client.session().head_manifest(server.host, "public/app", "1.0")
+        fake.tokens.clear()  # the registry forgot every token (restart, key rotation)
+        session = client.session()
+        await session.head_manifest(server.host, "public/app", "1.0")
+        assert session.request_count == 3  # refused cached token, new token, retry
+
+
+async def test_plain_http_realm_refused_for_https_registry(start_server: StartServer, tmp_path) -> None:
+    from tests.registry.scripted import make_certs
+
+    certs = make_certs(tmp_path / "tls")
+    fake = TokenRegistry(realm="http://127.0.0.1:9/token")
+    server = await start_server(fake, ssl_context=certs.server_context())
+    endpoint = RegistryEndpoint(server.host, ca_file=certs.ca_file, username="alice",
+                                password="wonderland-pw")
+    config = RegistryClientConfig(endpoints={server.host: endpoint}, use_docker_config=False)
+    async with RegistryClient(config) as client:
+        with pytest.raises(EgressDenied):
+            await client.session().head_manifest(server.host, "public/app", "1.0")
+    assert fake.token_requests == []
+
+
+async def test_basic_auth_challenge_then_preemptive(start_server: StartServer) -> None:
+    server = await start_server(BasicRegistry())
+    async with _client(server.host, username="bob", password="builder-pw") as client:
+        first = client.session()
+        head = await first.head_manifest(server.host, "app", "1.0")
+        assert head.meta.auth_scheme == "basic"
+        assert head.meta.authenticated
+        assert first.request_count == 2
+        second = client.session()
+        await second.head_manifest(server.host, "app", "1.0")
+        assert second.request_count == 1
+        with pytest.raises(RegistryAuthError) as info:
+            await second.head_manifest(server.host, "app", "1.0", anonymous=True)
+        assert not info.value.credentials_used
+
+
+async def test_basic_auth_without_credentials_is_auth_required(start_server: StartServer) -> None:
+    server = await start_server(BasicRegistry())
+    async with _client(server.host) as client:
+        session = client.session()
+        assert not session.has_credentials(server.host)
+        with pytest.raises(RegistryAuthError) as info:
+            await session.head_manifest(server.host, "app", "1.0")
+        assert not info.value.credentials_used
+        assert not info.value.insufficient_scope
+        assert session.request_count == 1
