@@ -173,7 +173,7 @@ class CheckService:
             if holding is not None:
                 # Whoever held the lock before us may have answered exactly this question.
                 cached = await self._cache_get(key, degraded)
-                if cached is not None and (not fresh or cached.stored_at >= asked_at):
+                if cached is not None and (not fresh or cached.stored_at > asked_at):
                     metrics.SINGLE_FLIGHT_JOINS.inc()
                     return self._from_cache(cached, ref)
             diagnosis = await self._diagnose(ref, wanted, deep, mirrors)
@@ -249,7 +249,7 @@ class CheckService:
 
     @staticmethod
     def _degrade(op: str, degraded: list[str], exc: StoreUnavailable) -> None:
-        metrics.STORE_ERRORS.labels(op=op).inc()
+        # The store counts its own failures (STORE_ERRORS); here we only tell the reader.
         note = "state store unavailable: answered without the shared cache, single flight or tag history"
         if note not in degraded:
             degraded.append(note)
