@@ -109,14 +109,14 @@ class RecordingServer:
 
 
 @dataclass
-class TestCA:
+class ThrowawayCA:
     """A throwaway certificate authority that signs leaf certificates for chosen names."""
 
     key: ec.EllipticCurvePrivateKey
     cert: x509.Certificate
 
     @classmethod
-    def create(cls) -> TestCA:
+    def create(cls) -> ThrowawayCA:
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "imagecheck test CA")])
         now = datetime.datetime.now(datetime.UTC)
