@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 
 from docker_image import digest as ddigest
 from docker_image import reference as dref
@@ -88,6 +89,14 @@ def parse_reference(text: str, *, allow_suspicious: bool = False) -> ImageRef:
     normalised forms still say ``:latest``); with both a tag and a digest, both are kept.
     """
     cleaned = clean_reference_text(text)
+    token = _EXPLAINING.set(_EXPLAINING.get() | {text, cleaned})
+    try:
+        return _parse(text, cleaned, allow_suspicious=allow_suspicious)
+    finally:
+        _EXPLAINING.reset(token)
+
+
+def _parse(text: str, cleaned: str, *, allow_suspicious: bool) -> ImageRef:
     problem = _precheck(text, cleaned)
     if problem is not None:
         raise problem
@@ -115,14 +124,23 @@ def _split_name(name: str) -> tuple[str, str]:
     return domain, path
 
 
+# Texts being explained right now (in this context): a suggestion must differ from all of them, which
+# also bounds the recursion (explaining a candidate may try further candidates).
+_EXPLAINING: ContextVar[frozenset[str]] = ContextVar("_EXPLAINING", default=frozenset())
+
+
 def _try(candidate: str) -> str | None:
     """``candidate`` if it parses cleanly (by Docker's rules and ours), else ``None``."""
-    if not candidate or len(candidate) > MAX_REFERENCE_LENGTH:
+    active = _EXPLAINING.get()
+    if not candidate or len(candidate) > MAX_REFERENCE_LENGTH or candidate in active or len(active) > 8:
         return None
+    token = _EXPLAINING.set(active | {candidate})
     try:
         parse_reference(candidate)
     except InvalidReference:
         return None
+    finally:
+        _EXPLAINING.reset(token)
     return candidate
 
 
@@ -372,8 +390,9 @@ def _bad_tag(text: str, cleaned: str, message: str) -> InvalidReference | None:
         return _error(text, f"invalid tag format: a tag has at most 128 characters, this one has {len(tag)}",
                       "Check that nothing else was pasted after the tag.")
     if tag[0] in ".-":
+        suggestion = _try(f"{name}:{tag.lstrip('.-')}")
         return _error(text, "invalid tag format: a tag must start with a letter, digit or underscore",
-                      "Drop the leading `.` or `-` from the tag.", _try(f"{name}:{tag.lstrip('.-')}"))
+                      _did_you_mean(suggestion, "Drop the leading `.` or `-` from the tag."), suggestion)
     trimmed = tag.rstrip(_PUNCTUATION)
     if trimmed != tag and is_valid_tag(trimmed):
         suggestion = _try(f"{name}:{trimmed}")
