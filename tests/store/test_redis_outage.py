@@ -126,3 +126,18 @@ async def test_key_prefixes_isolate_bots_sharing_one_redis(store_factory: StoreF
     await ours.put_diagnosis("same-key", diagnosis(), ttl_s=60)
     assert await theirs.get_diagnosis("same-key") is None
     assert await ours.get_diagnosis("same-key") is not None
+
+
+async def test_rediss_url_speaks_tls(tls_redis: RedisServer, store_factory: StoreFactory) -> None:
+    store = await store_factory("redis", redis_url=tls_redis.url)
+    assert await store.ping() is True
+    await store.put_blob("over-tls", "payload", ttl_s=60)
+    assert await store.get_blob("over-tls") == "payload"
+
+
+async def test_rediss_refuses_a_server_it_cannot_verify(tls_redis: RedisServer,
+                                                        store_factory: StoreFactory) -> None:
+    unverified = tls_redis.url.split("?", 1)[0]  # no CA given: the test CA is not trusted
+    store = await store_factory("redis", redis_url=unverified)
+    with pytest.raises(StoreUnavailable):
+        await store.get_blob("x")
