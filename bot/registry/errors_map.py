@@ -293,11 +293,12 @@ def error_from_exception(exc: BaseException, url: str, *, secrets: Iterable[str]
             isinstance(e, OSError) and e.errno == errno.ECONNREFUSED for e in chain) or (
             "connection refused" in text.lower() or "connect call failed" in text.lower()):
         return ConnectionRefused(f"{host} refused the connection", evidence=evidence)
-    if isinstance(exc, httpx.RemoteProtocolError) and _looks_like_tls_answer(text):
-        return InsecureHTTP(f"{host} answered plain HTTP with TLS", evidence=evidence)
+    if urlsplit(url).scheme == "http" and isinstance(exc, httpx.RemoteProtocolError) and (
+            _TLS_PORT_TEXT.search(text)):
+        # A TLS server hangs up on (or answers handshake bytes to) a plain HTTP request. A crashed
+        # server looks the same, hence the "probably".
+        return InsecureHTTP(f"{host} did not answer plain HTTP; it probably expects HTTPS", evidence=evidence)
     return RegistryUnreachable(f"could not talk to {host}", evidence=evidence)
 
 
-def _looks_like_tls_answer(text: str) -> bool:
-    # An http:// request to a TLS port gets binary handshake bytes back; h11 calls that illegal.
-    return "illegal" in text.lower() or "invalid" in text.lower()
+_TLS_PORT_TEXT = re.compile(r"(?i)without sending a response|illegal|invalid status line")
