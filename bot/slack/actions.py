@@ -100,6 +100,11 @@ def register(app: Any, services: Services, poster: Poster) -> None:
         channel = str((body.get("channel") or {}).get("id") or "")
         message_ts = str((body.get("container") or {}).get("message_ts") or "")
         value = str(action.get("value") or "")
+        if not await may_act(services, client, action_id, user):
+            await respond(response_type="ephemeral", replace_original=False,
+                          text="Only the people configured for this workspace may pin digests or resolve "
+                               "incidents. Ask one of them, or use the snippets from `/imagecheck`.")
+            return
         click_key = hashlib.sha256(f"{action_id}|{channel}|{message_ts}|{value}".encode()).hexdigest()[:32]
         # A double click (or a replayed delivery) inside the window acts once.
         if not await claim(services, f"click:{click_key}", services.options.click_dedupe_ttl_s):
@@ -115,11 +120,6 @@ def register(app: Any, services: Services, poster: Poster) -> None:
         if incident is None:
             await respond(response_type="ephemeral", replace_original=False,
                           text=expired_notice(services.options.incident_ttl_days))
-            return
-        if not await may_act(services, client, action_id, user):
-            await respond(response_type="ephemeral", replace_original=False,
-                          text="Only the people configured for this workspace may pin digests or resolve "
-                               "incidents. Ask one of them, or use the snippets from `/imagecheck`.")
             return
         await handlers[action_id](Click(action_id, user, channel or incident.channel, payload, ref, incident,
                                         respond))
@@ -159,8 +159,6 @@ async def pin_digest(services: Services, poster: Poster, click: Click) -> None:
     snippets = services.pin_snippets(click.ref, digest,
                                      platforms=list(diagnosis.platforms) if diagnosis else [])
     pinned = click.ref.with_digest(digest)
-    await _post(poster, click, render_pin(snippets, by=click.user))
-    PINS.inc()
 
     def mutate(incident: Incident) -> None:
         incident.pins.append(Pin(reference=payload.ref, pinned=pinned, digest=digest, by=click.user))
@@ -170,7 +168,10 @@ async def pin_digest(services: Services, poster: Poster, click: Click) -> None:
         if incident.status is IncidentStatus.open:
             incident.status = IncidentStatus.mitigated
 
-    await _update_and_refresh(services, poster, click, mutate)
+    incident = await _record(services, click, mutate)
+    await _post(poster, click, render_pin(snippets, by=click.user))
+    PINS.inc()
+    await _refresh(services, poster, incident)
 
 
 async def show_tags(services: Services, poster: Poster, click: Click) -> None:
@@ -192,12 +193,13 @@ async def recheck(services: Services, poster: Poster, click: Click) -> None:
     if isinstance(new, Exception):
         await _post(poster, click, failure_notice(services, click.ref, new))
         return
+    incident = await _record(services, click,
+                             record_diagnoses([new], actor=click.user, kind=TimelineKind.rechecked))
     await _post(poster, click, render_recheck_summary(old, new, by=click.user))
     await _post(poster, click, render_diagnosis(
         new, incident_id=click.incident.id,
         mirrors_configured=bool(services.options.mirrors.get(click.ref.domain))))
-    await _update_and_refresh(services, poster, click,
-                              record_diagnoses([new], actor=click.user, kind=TimelineKind.rechecked))
+    await _refresh(services, poster, incident)
 
 
 async def bypass_mirror(services: Services, poster: Poster, click: Click) -> None:
@@ -206,15 +208,19 @@ async def bypass_mirror(services: Services, poster: Poster, click: Click) -> Non
     except Exception as exc:
         await _post(poster, click, failure_notice(services, click.ref, exc))
         return
-    await _post(poster, click, render_mirror_comparison(click.payload.ref, comparison))
-    diagnoses = [d for d in (comparison if isinstance(comparison, list) else []) if isinstance(d, Diagnosis)]
+    summary = comparison.summary if isinstance(comparison, Diagnosis) else "compared upstream and mirrors"
 
     def mutate(incident: Incident) -> None:
         incident.timeline.append(TimelineEvent(
             kind=TimelineKind.mirror_compared, actor=click.user, reference=click.payload.ref,
-            summary=f"compared upstream and mirrors ({len(diagnoses)} answers)"))
+            summary=summary, digest=getattr(comparison, "digest", None)))
 
-    await _update_and_refresh(services, poster, click, mutate)
+    incident = await _record(services, click, mutate)
+    if isinstance(comparison, Diagnosis):
+        await _post(poster, click, render_diagnosis(comparison, title_prefix="Upstream vs mirror: "))
+    else:
+        await _post(poster, click, render_mirror_comparison(click.payload.ref, comparison))
+    await _refresh(services, poster, incident)
 
 
 async def resolve(services: Services, poster: Poster, click: Click) -> None:
@@ -227,13 +233,17 @@ async def resolve(services: Services, poster: Poster, click: Click) -> None:
         incident.timeline.append(TimelineEvent(kind=TimelineKind.resolved, actor=click.user,
                                                summary="resolved", at=utcnow()))
 
+    incident = await _record(services, click, mutate)
     await _post(poster, click, render_notice(f":white_check_mark: Resolved by {mention_user(click.user)}."))
-    await _update_and_refresh(services, poster, click, mutate)
+    await _refresh(services, poster, incident)
 
 
-async def _update_and_refresh(services: Services, poster: Poster, click: Click,
-                              mutate: Callable[[Incident], None]) -> None:
-    incident = await update_incident(services.store, click.incident.channel, click.thread_ts, mutate,
-                                     create=False)
+async def _record(services: Services, click: Click, mutate: Callable[[Incident], None]) -> Incident | None:
+    """Write to the incident first, so the record survives a failed Slack post."""
+    return await update_incident(services.store, click.incident.channel, click.thread_ts, mutate,
+                                 create=False)
+
+
+async def _refresh(services: Services, poster: Poster, incident: Incident | None) -> None:
     if incident is not None:
         await refresh_parent(services, poster, incident)

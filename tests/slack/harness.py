@@ -113,7 +113,7 @@ class Harness:
 
     @staticmethod
     def sign(body: bytes, timestamp: str) -> str:
-        return SignatureVerifier(SECRET).generate_signature(timestamp=timestamp, body=body.decode())
+        return str(SignatureVerifier(SECRET).generate_signature(timestamp=timestamp, body=body.decode()))
 
     async def post_raw(self, body: bytes, content_type: str, *, headers: dict[str, str] | None = None,
                        path: str = "/slack/events") -> tuple[int, str]:
@@ -141,7 +141,8 @@ class Harness:
         body = {"token": "legacy", "team_id": TEAM_ID, "api_app_id": "A0001", "type": "event_callback",
                 "event_id": event_id or f"Ev{next(_ids):08d}", "event_time": int(time.time()), "event": event,
                 "authorizations": [{"team_id": TEAM_ID, "user_id": "UBOT0001", "is_bot": True}]}
-        extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
+        extra = ({"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+                 if retry_num else {})
         return await self.post_signed(json.dumps(body).encode(), "application/json", extra=extra)
 
     async def interaction(self, payload: dict[str, Any]) -> tuple[int, str]:

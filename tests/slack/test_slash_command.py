@@ -85,13 +85,15 @@ async def test_several_references_are_checked_concurrently_into_one_thread(harne
         if len(scripted.calls) == 2:
             break
         await asyncio.sleep(0.01)
-    assert sorted(c[0] for c in scripted.calls) == ["docker.io/library/nginx:1.27", "docker.io/library/nginx:1.99"]
+    assert sorted(c[0] for c in scripted.calls) == ["docker.io/library/nginx:1.27",
+                                                     "docker.io/library/nginx:1.99"]
     scripted.hang.set()
     posts = await harness.emulator.wait_for("chat.postMessage", 3)
     parent_ts = "1700000000.000001"
     assert [p.args.get("thread_ts") for p in posts[1:]] == [parent_ts, parent_ts]
     update = (await harness.emulator.wait_for("chat.update", 1))[-1]
-    assert "Tag not found" in update.all_text() and "Image is pullable" in update.all_text()
+    assert "Tag not found" in update.all_text()
+    assert "Image is pullable" in update.all_text()
 
 
 async def test_ack_is_immediate_while_the_registry_hangs(harness: Harness, scripted: ScriptedChecks) -> None:

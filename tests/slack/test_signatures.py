@@ -1,0 +1,95 @@
+"""Every unsigned, stale, malformed or tampered request gets 401 (never 500); replays run once."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.slack.diagnoses import not_found
+from tests.slack.harness import Harness, ScriptedChecks
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def slash_body(text: str = "nginx:1.99", trigger: str = "trig.1", response_url: str = "") -> bytes:
+    return urlencode({"team_id": "T0000001", "channel_id": "CCHAN001", "user_id": "UALICE01",
+                      "command": "/imagecheck", "text": text, "trigger_id": trigger,
+                      "response_url": response_url}).encode()
+
+
+@pytest.mark.parametrize(("case", "headers"), [
+    ("unsigned", {}),
+    ("no signature", {"X-Slack-Request-Timestamp": "NOW"}),
+    ("no timestamp", {"X-Slack-Signature": "v0=" + "0" * 64}),
+    ("non-integer timestamp", {"X-Slack-Request-Timestamp": "12.5e3", "X-Slack-Signature": "SIGN"}),
+    ("word timestamp", {"X-Slack-Request-Timestamp": "yesterday", "X-Slack-Signature": "SIGN"}),
+    ("huge timestamp", {"X-Slack-Request-Timestamp": "9" * 40, "X-Slack-Signature": "SIGN"}),
+    ("stale", {"X-Slack-Request-Timestamp": "STALE", "X-Slack-Signature": "SIGN"}),
+    ("future", {"X-Slack-Request-Timestamp": "FUTURE", "X-Slack-Signature": "SIGN"}),
+    ("wrong secret", {"X-Slack-Request-Timestamp": "NOW", "X-Slack-Signature": "v0=" + "ab" * 32}),
+    ("non-ascii signature", {"X-Slack-Request-Timestamp": "NOW", "X-Slack-Signature": "v0=é"}),
+])
+async def test_bad_requests_get_401(harness: Harness, scripted: ScriptedChecks, case: str,
+                                    headers: dict[str, str]) -> None:
+    body = slash_body()
+    now = int(time.time())
+    stamps = {"NOW": str(now), "STALE": str(now - 301), "FUTURE": str(now + 301)}
+    ts = headers.get("X-Slack-Request-Timestamp", "")
+    ts = stamps.get(ts, ts)
+    resolved = {k: stamps.get(v, v) for k, v in headers.items()}
+    if resolved.get("X-Slack-Signature") == "SIGN":
+        resolved["X-Slack-Signature"] = harness.sign(body, ts)  # correctly signed, but the time is wrong
+    resolved = {k: v.encode("utf-8").decode("latin-1") for k, v in resolved.items()}
+    status, _ = await harness.post_raw(body, FORM, headers=resolved)
+    assert status == 401, case
+    await harness.emulator.settle(0.2)
+    assert scripted.calls == []
+
+
+async def test_tampered_body_gets_401(harness: Harness, scripted: ScriptedChecks) -> None:
+    ts = str(int(time.time()))
+    signature = harness.sign(slash_body("nginx:1.27"), ts)
+    status, _ = await harness.post_raw(slash_body("evil.example/x:1"), FORM,
+                                       headers={"X-Slack-Request-Timestamp": ts,
+                                                "X-Slack-Signature": signature})
+    assert status == 401
+    assert scripted.calls == []
+
+
+async def test_replayed_slash_command_runs_one_check(harness: Harness, scripted: ScriptedChecks) -> None:
+    scripted.answers["docker.io/library/nginx:1.99"] = not_found()
+    body = slash_body(response_url=harness.emulator.response_url("replay"))
+    ts = str(int(time.time()))
+    for _ in range(3):
+        status, _ = await harness.post_signed(body, FORM, timestamp=ts)
+        assert status == 200
+    await harness.emulator.wait_for("chat.postMessage", 2)
+    await harness.emulator.settle()
+    assert len(scripted.calls) == 1
+    assert len(harness.emulator.posts()) == 2  # one parent, one threaded diagnosis
+
+
+async def test_url_verification_answers_the_challenge(harness: Harness) -> None:
+    body = json.dumps({"token": "legacy", "challenge": "c-123", "type": "url_verification"}).encode()
+    status, text = await harness.post_signed(body, "application/json")
+    assert status == 200
+    assert "c-123" in text
+
+
+async def test_health_ready_and_metrics(harness: Harness) -> None:
+    assert harness.http is not None
+    async with harness.http.get(harness.url + "/healthz") as resp:
+        assert resp.status == 200
+        assert (await resp.json())["status"] == "ok"
+    async with harness.http.get(harness.url + "/readyz") as resp:
+        assert resp.status == 200
+        assert (await resp.json())["ready"] is True
+    await harness.slash("help")
+    async with harness.http.get(harness.url + "/metrics") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    assert "imagecheck_slack_ack_seconds_count" in text
+    assert "imagecheck_checks_total" in text or "imagecheck_pins_total" in text
