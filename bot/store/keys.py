@@ -20,6 +20,7 @@ class Keys:
         return f"{self.prefix}diag:{key}"
 
     def tag_history(self, name: str, tag: str) -> str:
+        """Kept as long as incidents (``incident_ttl_s``) after the tag was last recorded."""
         return f"{self.prefix}tags:{name}:{tag}"
 
     def incident(self, incident_id: str) -> str:

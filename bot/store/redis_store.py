@@ -157,6 +157,7 @@ class RedisStore:
                     return sightings
                 except WatchError:
                     continue  # another replica wrote in between: read again and re-apply
+        STORE_ERRORS.labels(op="record_tag").inc()
         raise StoreUnavailable("state store too contended to record tag history")
 
     async def tag_history(self, name: str, tag: str) -> list[TagSighting]:

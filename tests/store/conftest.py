@@ -3,7 +3,8 @@
 ``state`` is parametrised over the embedded store and a real ``redis-server``. ``state.other()``
 opens a second store sharing the same state (another replica on the same Redis and prefix; for the
 embedded backend, which is single-process by definition, the same store). ``state.elapse(s)`` lets
-time pass: the embedded store's injected clock moves, Redis really waits (TTLs are kept short).
+time pass: the embedded store's injected clock moves, Redis really waits (TTLs are 1 s, so a slow machine
+cannot expire a record before the test has looked at it once).
 """
 
 from __future__ import annotations

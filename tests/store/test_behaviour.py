@@ -40,11 +40,11 @@ async def test_cached_diagnosis_round_trips_with_stored_at(state: Backend) -> No
 
 async def test_tag_result_expires_while_digest_result_stays(state: Backend) -> None:
     # The caller picks the TTL: a tag is a mutable pointer (short), a digest immutable (long).
-    await state.store.put_diagnosis("by-tag", diagnosis(), ttl_s=0.3)
+    await state.store.put_diagnosis("by-tag", diagnosis(), ttl_s=1.0)
     await state.store.put_diagnosis("by-digest", diagnosis(digest="sha256:" + "b" * 64), ttl_s=3600)
     assert await state.store.get_diagnosis("by-tag") is not None
 
-    await state.elapse(0.5)
+    await state.elapse(1.2)
 
     assert await state.store.get_diagnosis("by-tag") is None
     assert await state.store.get_diagnosis("by-digest") is not None
@@ -173,13 +173,13 @@ async def test_resaving_an_updated_incident_moves_it_to_the_top(state: Backend) 
 
 async def test_incidents_expire_after_their_ttl_and_saving_refreshes_it(
         backend_name: str, store_factory) -> None:
-    state = await open_backend(backend_name, store_factory, incident_ttl_s=0.6)
+    state = await open_backend(backend_name, store_factory, incident_ttl_s=1.0)
     kept = new_incident("C", "kept", at=T0)
     await state.store.save_incident(kept)
     await state.store.save_incident(new_incident("C", "dropped", at=T0))
-    await state.elapse(0.4)
+    await state.elapse(0.6)
     await state.store.save_incident(kept)  # activity refreshes the TTL
-    await state.elapse(0.4)
+    await state.elapse(0.6)
 
     assert await state.store.get_incident("C:dropped") is None
     assert await state.store.get_incident("C:kept") is not None
@@ -191,12 +191,12 @@ async def test_incidents_expire_after_their_ttl_and_saving_refreshes_it(
 
 async def test_claim_once_across_instances_then_again_after_ttl(state: Backend) -> None:
     other = await state.other()
-    results = await asyncio.gather(*(s.claim_once("event:Ev123", ttl_s=0.4)
+    results = await asyncio.gather(*(s.claim_once("event:Ev123", ttl_s=1.0)
                                      for s in [state.store, other] * 3))
     assert sorted(results) == [False] * 5 + [True]
 
-    await state.elapse(0.6)
-    assert await other.claim_once("event:Ev123", ttl_s=0.4) is True
+    await state.elapse(1.2)
+    assert await other.claim_once("event:Ev123", ttl_s=1.0) is True
 
 
 async def test_claim_once_rejects_a_non_positive_ttl(state: Backend) -> None:
@@ -248,11 +248,11 @@ async def test_only_the_holder_releases_its_lock(state: Backend) -> None:
 
 async def test_a_crashed_holder_does_not_block_forever(state: Backend) -> None:
     other = await state.other()
-    crashed = state.store.lock("check:w", ttl_s=0.3, wait_s=0)
+    crashed = state.store.lock("check:w", ttl_s=1.0, wait_s=0)
     assert await crashed.__aenter__() is True  # never exited: the holder "crashed"
     async with other.lock("check:w", ttl_s=5, wait_s=0) as blocked:
         assert blocked is False
-    await state.elapse(0.5)
+    await state.elapse(1.2)
     async with other.lock("check:w", ttl_s=5, wait_s=0) as freed:
         assert freed is True
 
@@ -285,12 +285,12 @@ async def test_single_flight_makes_one_registry_round(state: Backend) -> None:
 
 async def test_rate_limit_counts_across_instances_and_resets_after_window(state: Backend) -> None:
     other = await state.other()
-    answers = [await s.allow("user:U1", limit=3, window_s=0.5) for s in [state.store, other] * 3]
+    answers = [await s.allow("user:U1", limit=3, window_s=1.0) for s in [state.store, other] * 3]
     assert answers == [True, True, True, False, False, False]
-    assert await other.allow("user:U2", limit=3, window_s=0.5) is True  # keys are independent
+    assert await other.allow("user:U2", limit=3, window_s=1.0) is True  # keys are independent
 
-    await state.elapse(0.7)
-    assert await state.store.allow("user:U1", limit=3, window_s=0.5) is True
+    await state.elapse(1.2)
+    assert await state.store.allow("user:U1", limit=3, window_s=1.0) is True
 
 
 # --- blobs and health ---------------------------------------------------------------------------
@@ -298,9 +298,9 @@ async def test_rate_limit_counts_across_instances_and_resets_after_window(state:
 
 async def test_blob_round_trip_and_expiry(state: Backend) -> None:
     payload = '{"ref": "docker.io/library/nginx:1.25", "platforms": ["linux/arm64"]}' + " " * 3000
-    await state.store.put_blob("btn:1", payload, ttl_s=0.3)
+    await state.store.put_blob("btn:1", payload, ttl_s=1.0)
     assert await (await state.other()).get_blob("btn:1") == payload
-    await state.elapse(0.5)
+    await state.elapse(1.2)
     assert await state.store.get_blob("btn:1") is None
 
 
