@@ -107,7 +107,7 @@ class TagSet:
 
     @property
     def tags(self) -> list[str]:
-        """All tags in the order distribution lists them (lexical)."""
+        """All tags, sorted (distribution 2.8 lists them in storage order, which is not sorted)."""
         return sorted(self.digests)
 
 
@@ -152,6 +152,11 @@ class _PushAuth(httpx.Auth):
         self._tokens: dict[str, str] = {}
         self._basic = False
         self._lock = threading.Lock()
+        # One client for token requests: creating an httpx client costs ~40 ms (it loads CA certificates).
+        self._token_client = httpx.Client(timeout=10)
+
+    def close(self) -> None:
+        self._token_client.close()
 
     def _scope(self, request: httpx.Request) -> str:
         match = _REPO_IN_PATH.match(request.url.path)
@@ -180,11 +185,10 @@ class _PushAuth(httpx.Auth):
         elif challenge.lower().startswith("bearer"):
             params = dict(_CHALLENGE_PARAM.findall(challenge))
             auth = self.credentials.as_tuple() if self.credentials else None
-            reply = httpx.get(
+            reply = self._token_client.get(
                 params["realm"],
                 params={"service": params.get("service", ""), "scope": scope},
                 auth=auth,
-                timeout=10,
             )
             reply.raise_for_status()
             with self._lock:
@@ -200,15 +204,17 @@ class RegistryPusher:
 
     def __init__(self, registry: RegistryProcess, credentials: Credentials | None = None) -> None:
         self.registry = registry
+        self._auth = _PushAuth(credentials if credentials is not None else registry.admin)
         self.client = httpx.Client(
             base_url=registry.base_url,
-            auth=_PushAuth(credentials if credentials is not None else registry.admin),
+            auth=self._auth,
             timeout=10,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
         )
 
     def close(self) -> None:
         self.client.close()
+        self._auth.close()
 
     def _ok(self, response: httpx.Response, *expected: int) -> httpx.Response:
         if response.status_code not in expected:
