@@ -36,21 +36,38 @@ def truncate(text: str, limit: int, notice: str = TRUNCATION_NOTICE) -> str:
     return text[: limit - len(notice)] + notice
 
 
+def escape_within(text: str, limit: int, notice: str = TRUNCATION_NOTICE) -> str:
+    """``escape(text)`` cut so the *escaped* result is at most ``limit`` characters (entities stay whole)."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    budget = max(0, limit - len(notice))
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        piece = escape(ch)
+        if used + len(piece) > budget:
+            break
+        out.append(piece)
+        used += len(piece)
+    # Re-escape the kept prefix as a whole so a bare "@here" split across characters is still broken.
+    kept = escape(text[: len(out)])
+    while len(kept) > budget and out:
+        out.pop()
+        kept = escape(text[: len(out)])
+    return kept + notice
+
+
 def code(text: str, limit: int = 300) -> str:
-    """Untrusted text as an inline code span (escaped, no backticks, one line, bounded)."""
-    one_line = " ".join(text.split())
-    cleaned = truncate(one_line, limit).replace("`", _BACKTICK_LOOKALIKE)
-    return f"`{escape(cleaned)}`" if cleaned else "` `"
+    """Untrusted text as an inline code span (escaped, no backticks, one line, at most ``limit`` + 2)."""
+    one_line = " ".join(text.split()).replace("`", _BACKTICK_LOOKALIKE)
+    return f"`{escape_within(one_line, limit)}`" if one_line else "` `"
 
 
 def code_block(text: str, limit: int = 2500) -> str:
-    """Untrusted multi-line text as a code block, cut to ``limit`` characters before escaping.
-
-    The limit applies to the source text; escaping can grow it (``&`` -> ``&amp;``), so callers keep
-    a margin under Slack's 3,000-character section limit (``fit`` does the final check).
-    """
-    cleaned = truncate(text.strip("\n"), limit).replace("`", _BACKTICK_LOOKALIKE)
-    return f"```{escape(cleaned)}```"
+    """Untrusted multi-line text as a code block of at most ``limit`` + 6 characters."""
+    cleaned = text.strip("\n").replace("`", _BACKTICK_LOOKALIKE)
+    return f"```{escape_within(cleaned, limit)}```"
 
 
 def fit(mrkdwn: str, limit: int) -> str:

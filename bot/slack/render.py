@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.models import Diagnosis, Finding, Incident, IncidentStatus, Severity, TriageResult, Verdict
-from bot.slack.escape import code, code_block, escape, fit, truncate
+from bot.slack.escape import code, code_block, escape, escape_within, fit, truncate
 from bot.slack.payloads import ActionPayload, dump_inline
 
 MAX_BLOCKS = 50
@@ -141,7 +141,7 @@ def _evidence_lines(finding: Finding) -> str:
         bits.append(f"HTTP {ev.status}")
     if ev.error_code:
         bits.append(code(ev.error_code, 80))
-    line = f"• *{escape(truncate(finding.summary, 400))}*"
+    line = f"• *{escape_within(finding.summary, 400)}*"
     if bits:
         line += "  (" + ", ".join(bits) + ")"
     if ev.message and ev.message != finding.summary:
@@ -158,15 +158,15 @@ def _findings_sections(findings: Sequence[Finding]) -> list[Block]:
     chunks: list[str] = []
     current = "*Evidence*"
     for finding in shown:
-        piece = _evidence_lines(finding)
+        piece = fit(_evidence_lines(finding), SECTION_LIMIT - 200)
         if len(current) + 1 + len(piece) > SECTION_LIMIT - 100:
             chunks.append(current)
             current = piece
         else:
             current += "\n" + piece
-    if hidden > 0:
-        current += f"\n_… and {hidden} more finding(s) not shown (use the CLI's `--json` for all)._"
     chunks.append(current)
+    if hidden > 0:
+        chunks.append(f"_… and {hidden} more finding(s) not shown (the CLI's `--json` has them all)._")
     return [section(c) for c in chunks]
 
 
@@ -188,7 +188,7 @@ def _remediation_section(d: Diagnosis) -> SectionBlock | None:
         return None
     lines = ["*What to do*"]
     for i, step in enumerate(d.remediation[:MAX_STEPS_SHOWN], start=1):
-        line = f"{i}. {escape(truncate(step.text, 500))}"
+        line = f"{i}. {escape_within(step.text, 500)}"
         if step.command:
             line += "\n    " + code(step.command, 500)
         lines.append(line)
@@ -231,7 +231,7 @@ def render_diagnosis(d: Diagnosis, *, incident_id: str | None = None,
     blocks: list[Block] = [header(f"{title_prefix}{words}: {d.reference.familiar}")]
     summary = [f"{verdict_emoji(d.verdict)} {code(d.reference.normalized, 400)}"]
     if d.summary:
-        summary.append(escape(truncate(d.summary, 1500)))
+        summary.append(escape_within(d.summary, 1500))
     if d.digest:
         summary.append(f"*Digest:* {code(d.digest, 100)}")
     blocks.append(section("\n".join(summary)))
@@ -247,7 +247,7 @@ def render_diagnosis(d: Diagnosis, *, incident_id: str | None = None,
     if steps:
         blocks.append(steps)
     if d.degraded:
-        blocks.append(context(["_Degraded:_ " + escape(truncate("; ".join(d.degraded), 500))]))
+        blocks.append(context(["_Degraded:_ " + escape_within("; ".join(d.degraded), 500)]))
     blocks.append(diagnosis_context(d))
     if incident_id:
         actions = _buttons(d, incident_id, mirrors_configured)
@@ -302,7 +302,7 @@ def render_triage(result: TriageResult, *, on_demand: bool = False) -> Rendered:
     category = result.category.value.replace("_", " ")
     blocks: list[Block] = [header(f"Looks like: {category} ({result.confidence:.0%} sure)")]
     if result.meaning:
-        blocks.append(section(escape(truncate(result.meaning, 1500))))
+        blocks.append(section(escape_within(result.meaning, 1500)))
     evidence = next((e for s in result.categories for e in s.evidence), None)
     if evidence is not None:
         blocks.append(section(f"*Evidence* (line {evidence.line_no}):\n" + code_block(evidence.line, 1200)))
@@ -312,7 +312,7 @@ def render_triage(result: TriageResult, *, on_demand: bool = False) -> Rendered:
             if r.valid and r.normalized:
                 ref_lines.append(f"• {code(r.normalized, 300)}")
             else:
-                why = escape(truncate(r.error or "", 200))
+                why = escape_within(r.error or "", 200)
                 ref_lines.append(f"• {code(r.as_written, 300)} — not valid: {why}")
         blocks.append(section("\n".join(ref_lines)))
     if result.diagnoses:
@@ -320,9 +320,9 @@ def render_triage(result: TriageResult, *, on_demand: bool = False) -> Rendered:
         blocks.append(section("*Checked now*\n" + checked))
     if result.reconciliation:
         blocks.append(section("*Paste vs registry*\n" + "\n".join(
-            "• " + escape(truncate(line, 400)) for line in result.reconciliation[:10])))
+            "• " + escape_within(line, 400) for line in result.reconciliation[:10])))
     if result.next_steps:
-        steps = [f"{i}. {escape(truncate(s.text, 400))}"
+        steps = [f"{i}. {escape_within(s.text, 400)}"
                  + (f"\n    {code(s.command, 400)}" if s.command else "")
                  for i, s in enumerate(result.next_steps[:MAX_STEPS_SHOWN], start=1)]
         blocks.append(section("*What to do*\n" + "\n".join(steps)))

@@ -8,7 +8,7 @@ from typing import Any
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerBlock
 
 from bot.domain.models import Diagnosis, Incident, IncidentStatus
-from bot.slack.escape import code, code_block, escape, truncate
+from bot.slack.escape import code, code_block, escape, escape_within
 from bot.slack.payloads import ActionPayload, dump_inline
 from bot.slack.render import (
     Rendered,
@@ -39,7 +39,7 @@ def render_pin(snippets: Any, *, by: str | None) -> Rendered:
         alt_lines = [_alternative_line(a) for a in list(alternatives)[:20]]
         blocks.append(section("*Per-platform digests* (to pin one platform only):\n" + "\n".join(alt_lines)))
     if note:
-        blocks.append(context([escape(truncate(str(note), 600))]))
+        blocks.append(context([escape_within(str(note), 600)]))
     for attr, title in _SNIPPETS:
         value = getattr(snippets, attr, None)
         if value:
@@ -127,9 +127,9 @@ def render_mirror_comparison(ref: str, comparison: Any) -> Rendered:
         lines.append("They agree.")
     summary = getattr(comparison, "summary", None)
     if isinstance(summary, str) and summary:
-        lines.append(escape(truncate(summary, 800)))
+        lines.append(escape_within(summary, 800))
     if len(lines) == 1:
-        lines.append(escape(truncate(str(comparison), 1500)))
+        lines.append(escape_within(str(comparison), 1500))
     return Rendered([section("\n".join(lines))], escape(f"Upstream vs mirror for {ref}"))
 
 
