@@ -48,7 +48,8 @@ def hostile_diagnosis(message: str) -> Diagnosis:
         "summary": message, "suggested_tags": [message, "1.27"], "degraded": [message],
         "remediation": [RemediationStep(text=message, command=message)],
         "findings": [Finding(kind="x", severity=Severity.error, summary=message,
-                             evidence=Evidence(status=404, error_code=message, message=message, log_line=message))],
+                             evidence=Evidence(status=404, error_code=message, message=message,
+                                               log_line=message))],
     })
 
 
@@ -65,10 +66,10 @@ def test_pre_escaped_input_stays_inert() -> None:
 
 
 def test_only_the_bots_own_mentions_are_live() -> None:
-    incident = Incident(id="C1:1.2", channel="C1", thread_ts="1.2", references=["docker.io/library/nginx:1.27"],
-                        diagnoses={"docker.io/library/nginx:1.27": ok()},
-                        pins=[Pin(reference="x", pinned="docker.io/library/nginx@" + DIGEST_A, digest=DIGEST_A,
-                                  by="UBOB0001")])
+    nginx = "docker.io/library/nginx:1.27"
+    pin = Pin(reference=nginx, pinned="docker.io/library/nginx@" + DIGEST_A, digest=DIGEST_A, by="UBOB0001")
+    incident = Incident(id="C1:1.2", channel="C1", thread_ts="1.2", references=[nginx],
+                        diagnoses={nginx: ok()}, pins=[pin])
     r = render_parent(incident, "UALICE01")
     blob = strings(r.as_dicts(), r.text)
     assert sorted(live_tokens(blob)) == ["@UALICE01", "@UBOB0001"]
@@ -151,7 +152,9 @@ _PIECES = [*"<>&!@#|^;:/ ahcnelUWS0123", "channel", "here", "everyone", "&lt;", 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(_PIECES), max_size=120).map("".join))
 def test_no_rendered_message_contains_a_live_mention_from_untrusted_text(text: str) -> None:
-    for r in (render_diagnosis(hostile_diagnosis(text), incident_id="C1:1.2"), render_triage(triage_with(text))):
+    rendered = (render_diagnosis(hostile_diagnosis(text), incident_id="C1:1.2"),
+                render_triage(triage_with(text)))
+    for r in rendered:
         assert live_tokens(strings(r.as_dicts(), r.text)) == []
 
 
