@@ -535,7 +535,6 @@ class RegistrySession:
 
     async def _send(self, target: _Target, method: str, url: str,
                     headers: Mapping[str, str]) -> httpx.Response:
-        self._count += 1
         started = time.perf_counter()
         status = "error"
         try:
@@ -543,9 +542,15 @@ class RegistrySession:
             response = await self._client.http.send(request, stream=True, follow_redirects=False)
             status = str(response.status_code)
             return response
+        except EgressDenied:
+            status = ""  # refused before any connection: not a request to count
+            raise
         finally:
-            metrics.REGISTRY_REQUESTS.labels(registry=target.registry, status=status).inc()
-            metrics.REGISTRY_LATENCY.labels(registry=target.registry).observe(time.perf_counter() - started)
+            if status:
+                self._count += 1
+                metrics.REGISTRY_REQUESTS.labels(registry=target.registry, status=status).inc()
+                metrics.REGISTRY_LATENCY.labels(registry=target.registry).observe(
+                    time.perf_counter() - started)
 
     @staticmethod
     def _check_redirect(current: httpx.URL, next_url: httpx.URL) -> None:
