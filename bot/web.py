@@ -15,7 +15,7 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,8 +23,16 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.domain.errors import StoreUnavailable
+from bot.domain.models import TriageResult
 from bot.domain.ports import StatePort
 from bot.metrics import REGISTRY, SLACK_ACK_SECONDS
+from bot.slack.services import Services, SlackOptions
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from bot.settings import Settings
+    from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -108,3 +116,94 @@ def create_web_app(bolt_app: AsyncApp, *, signing_secret: str, store: StatePort,
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+# --- composition: settings and runtime -> the running app ----------------------------------------
+
+
+def slack_options(settings: Settings) -> SlackOptions:
+    from bot.wiring import mirrors_by_registry
+
+    s = settings.slack
+    return SlackOptions(
+        triage_threshold=s.triage_threshold, channels_include=tuple(s.channels_include),
+        channels_exclude=tuple(s.channels_exclude), user_checks_per_minute=s.user_checks_per_minute,
+        channel_checks_per_minute=s.channel_checks_per_minute, pin_allowed_users=tuple(s.pin_allowed_users),
+        pin_allowed_usergroup=s.pin_allowed_usergroup, max_slash_chars=s.max_slash_chars,
+        incident_ttl_days=settings.cache.incident_ttl_days, mirrors=mirrors_by_registry(settings))
+
+
+def services_from_runtime(runtime: Runtime) -> Services:
+    from bot.domain.pin import pin_snippets
+    from bot.domain.triage import reconcile, redact, triage
+
+    def triage_text(text: str, source: str | None) -> TriageResult:
+        return triage(text, source=source)
+
+    return Services(checks=runtime.checks, store=runtime.store, triage=triage_text,
+                    redact=lambda text: redact(text).text, reconcile=reconcile, pin_snippets=pin_snippets,
+                    options=slack_options(runtime.settings))
+
+
+def secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None and value.get_secret_value() else None
+
+
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a container must listen beyond its own loopback
+
+
+async def serve_http(settings: Settings, port: int, *, host: str = ALL_INTERFACES,
+                     started: asyncio.Event | None = None) -> None:
+    """Serve until cancelled. Needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (checked by the caller)."""
+    from bot.slack.app import build_app
+    from bot.slack.posting import make_client
+    from bot.wiring import build_runtime
+
+    signing_secret = secret(settings.slack_signing_secret)
+    assert signing_secret is not None
+    async with build_runtime(settings) as runtime:
+        client = make_client(secret(settings.slack_bot_token), settings.slack_api_url)
+        bolt = build_app(services_from_runtime(runtime), client, signing_secret=signing_secret)
+        app = create_web_app(bolt, signing_secret=signing_secret, store=runtime.store,
+                             backend=runtime.store.backend)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        log.info("serving Slack events on %s:%s/slack/events", host, port)
+        if started is not None:
+            started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+
+async def run_socket_mode(settings: Settings, *, health_port: int | None = None) -> None:
+    """Socket Mode (development): no public URL; /healthz reports whether the socket is connected."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.slack.app import build_app
+    from bot.slack.posting import make_client
+    from bot.wiring import build_runtime
+
+    app_token = secret(settings.slack_app_token)
+    async with build_runtime(settings) as runtime:
+        client = make_client(secret(settings.slack_bot_token), settings.slack_api_url)
+        bolt = build_app(services_from_runtime(runtime), client, signing_secret=None)
+        handler = AsyncSocketModeHandler(bolt, app_token)
+        runner: web.AppRunner | None = None
+        if health_port is not None:
+            def connected() -> bool:
+                return bool(getattr(handler.client, "is_connected", lambda: True)())
+
+            health = create_web_app(bolt, signing_secret="", store=runtime.store, liveness=connected,
+                                    backend=runtime.store.backend)
+            runner = web.AppRunner(health, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, ALL_INTERFACES, health_port).start()
+        try:
+            await handler.start_async()  # type: ignore[no-untyped-call]
+        finally:
+            if runner is not None:
+                await runner.cleanup()
