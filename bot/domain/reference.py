@@ -73,7 +73,7 @@ def is_valid_tag(tag: str) -> bool:
 def clean_reference_text(text: str) -> str:
     """Drop what a copy from a log line or a chat message wraps around a reference.
 
-    Surrounding whitespace (including invisible characters) and one matching pair of quotes or
+    Surrounding whitespace (including invisible characters) and matching pairs of quotes or
     backticks go; nothing inside the reference is touched.
     """
     cleaned = _strip_blank(text)
@@ -458,6 +458,8 @@ def _suspicious(text: str, cleaned: str, ref: ImageRef) -> InvalidReference | No
     last = segments[-1]
     if ref.tag is None and ref.digest is None and len(segments) >= 2 and _VERSION_PREFIX_RE.match(last):
         suggestion = _try("/".join(segments[:-1]) + ":" + last)
+        if suggestion is None or parse_reference(suggestion).domain != ref.domain:
+            return None  # "host/1.0": no repository would be left to carry the tag
         return _error(text, f"`{last}` looks like a tag written as a path segment",
                       _did_you_mean(suggestion, "A tag follows `:`, not `/`.")
                       + " (For a repository really named so, parse with allow_suspicious.)", suggestion)

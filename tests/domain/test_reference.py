@@ -200,6 +200,7 @@ HINT_CASES = [
     # a tag written as a path segment
     ("nginx/1.23-alpine", "tag written as a path segment", "nginx:1.23-alpine"),
     ("ghcr.io/org/app/v2.3.1", "tag written as a path segment", "ghcr.io/org/app:v2.3.1"),
+    ("registry.k8s.io/pause/3.9", "tag written as a path segment", "registry.k8s.io/pause:3.9"),
     # URLs and web pages
     ("https://ghcr.io/org/app:1.0", "no URL scheme", "ghcr.io/org/app:1.0"),
     ("http://localhost:5000/team/app:dev", "no URL scheme", "localhost:5000/team/app:dev"),
@@ -281,7 +282,8 @@ def test_allow_suspicious_gives_dockers_own_answer(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["myorg/app/v2", "nginx/stable", "nginx:1.25.", "org/app:1.2.3",
-                                  "quay.io/org/app:5000", "192.168.0.1"])
+                                  "quay.io/org/app:5000", "192.168.0.1",
+                                  "192.168.0.1/2.0", "localhost:5000/1.0"])
 def test_ordinary_references_are_not_called_suspicious(text: str) -> None:
     parse_reference(text)
 
