@@ -78,9 +78,9 @@ def _age(seconds: float) -> str:
     seconds = abs(seconds)
     if seconds < 120:
         return f"{seconds:.0f} s"
-    if seconds < 7200:
+    if seconds < 3600:
         return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 3600:.1f}".removesuffix(".0") + " h"
 
 
 def _error_evidence(exc: ImagecheckError) -> Evidence:

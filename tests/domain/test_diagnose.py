@@ -234,7 +234,7 @@ async def test_rate_limit_reports_quota_and_reset():
     reg = FakeRegistry(_world(), fail=_fail_on("get_manifest", err))
     d = await _diag(f"{HOST}/single/app:v1", reg)
     assert d.verdict is Verdict.rate_limited
-    assert "0 of 100 pulls left per 6.0 h" in d.summary
+    assert "0 of 100 pulls left per 6 h" in d.summary
     assert "retry after 5 min" in d.summary
 
 
