@@ -65,6 +65,7 @@ def test_entries_compare_in_canonical_spelling() -> None:
     p.check_url(url("https://[::1]:5001/v2/"))
     p.check_url(url("https://127.0.0.1:5002/v2/"))
     p.check_url(url("https://2130706433:5002/v2/"))  # same address, same port: same registry
+    p.check_url(url("https://[::ffff:127.0.0.1]:5002/v2/"))
     assert "localhost:5000" in p.allowed
 
 

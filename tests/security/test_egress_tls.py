@@ -110,3 +110,16 @@ async def test_literal_address_is_verified_against_the_address(ca: ThrowawayCA, 
         assert server.requests[0].sni is None  # no SNI for an address, as RFC 6066 says
     finally:
         await server.stop()
+
+
+async def test_ipv4_mapped_spelling_is_verified_as_the_ipv4_address(ca: ThrowawayCA, tmp_path: Path) -> None:
+    server = await tls_server(ca, tmp_path, ["127.0.0.1"])
+    try:
+        authority = f"127.0.0.1:{server.port}"
+        transport = EgressTransport(EgressPolicy(allowed=frozenset({authority})), ScriptedResolver({}),
+                                    ssl_contexts={authority: ca.client_context(tmp_path)})
+        response = await get(transport, f"https://[::ffff:127.0.0.1]:{server.port}/v2/")
+        assert response.status_code == 200
+        assert server.requests[0].local_address == "127.0.0.1"
+    finally:
+        await server.stop()

@@ -48,6 +48,11 @@ class Destination:
         return not self.addresses
 
     @property
+    def tls_name(self) -> str | None:
+        """The name TLS must send (SNI) and verify; ``None`` when the URL names an address."""
+        return None if parse_host_literal(self.host) is not None else self.host
+
+    @property
     def authority(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
@@ -72,7 +77,12 @@ def canonical_host(raw: str) -> str:
         raise EgressDenied(f"{_show(raw)} is not a valid host name or IP address.") from exc
     except ValueError as exc:  # ipaddress rejects a zone id it cannot read
         raise EgressDenied(f"{_show(raw)} is not a valid host name or IP address.") from exc
-    return str(without_scope(literal)) if literal is not None else host
+    if literal is None:
+        return host
+    literal = without_scope(literal)
+    if isinstance(literal, ipaddress.IPv6Address) and literal.ipv4_mapped is not None:
+        literal = literal.ipv4_mapped  # ::ffff:a.b.c.d is spelled, matched and verified as a.b.c.d
+    return str(literal)
 
 
 def is_localhost_name(host: str) -> bool:

@@ -179,8 +179,8 @@ class EgressTransport(httpx.AsyncBaseTransport):
                                                                                   self._connect_timeout_s)
         extensions = {**request.extensions, "timeout": timeouts}
         literal = str(connect_address(address))
-        if destination.host != literal:
-            extensions["sni_hostname"] = destination.host
+        if destination.tls_name is not None:
+            extensions["sni_hostname"] = destination.tls_name
         url = httpcore.URL(scheme=destination.scheme.encode("ascii"), host=literal.encode("ascii"),
                            port=destination.port, target=request.url.raw_path)
         if not isinstance(request.stream, httpx.AsyncByteStream):
