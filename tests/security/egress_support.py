@@ -49,6 +49,7 @@ class Seen:
     headers: dict[str, str]
     local_address: str
     sni: str | None = None
+    body: bytes = b""
 
 
 @dataclass
@@ -62,6 +63,8 @@ class RecordingServer:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b"ok"
     ssl_context: ssl.SSLContext | None = None
+    hang: bool = False  # read the request, never answer
+    short_body: bool = False  # answer with a truncated body and close
     connections: int = 0
     requests: list[Seen] = field(default_factory=list)
     _server: asyncio.Server | None = None
@@ -96,7 +99,15 @@ class RecordingServer:
                     if line:
                         k, _, v = line.partition(":")
                         headers[k.strip().lower()] = v.strip()
-                self.requests.append(Seen(method, target, headers, local, sni))
+                length = int(headers.get("content-length", "0"))
+                body = await reader.readexactly(length) if length else b""
+                self.requests.append(Seen(method, target, headers, local, sni, body))
+                if self.hang:
+                    await asyncio.Event().wait()
+                if self.short_body:  # announce more than we send, then hang up
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nab")
+                    await writer.drain()
+                    break
                 extra = "".join(f"{k}: {v}\r\n" for k, v in self.headers.items())
                 writer.write(
                     f"HTTP/1.1 {self.status} X\r\nContent-Length: {len(self.body)}\r\n{extra}\r\n".encode()

@@ -146,13 +146,15 @@ def test_from_settings_allows_every_host_the_settings_name() -> None:
     p = policy(**{
         "127.0.0.1:5001": RegistrySettings(insecure=True),
         "registry.corp.example": RegistrySettings(mirrors=["mirror.corp.example:5000"],
-                                                  token_realms=["https://auth.corp.example:8443/token"]),
+                                                  token_realms=["https://auth.corp.example:8443/token",
+                                                                "auth2.corp.example:9443/token"]),
         "mirror.other.example": RegistrySettings(upstream="upstream.corp.example:6000"),
     })
     p.check_url(url("http://127.0.0.1:5001/v2/"))
     p.check_addresses("registry.corp.example", 443, ["10.0.0.1"])
     p.check_addresses("mirror.corp.example", 5000, ["10.0.0.2"])
     p.check_addresses("auth.corp.example", 8443, ["10.0.0.3"])
+    p.check_addresses("auth2.corp.example", 9443, ["10.0.0.3"])
     p.check_addresses("upstream.corp.example", 6000, ["10.0.0.4"])
     with pytest.raises(EgressDenied):  # only the insecure registry speaks http
         p.check_url(url("http://registry.corp.example/v2/"))

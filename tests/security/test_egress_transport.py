@@ -273,3 +273,31 @@ async def test_localhost_needs_an_entry_and_then_reaches_loopback(server: Record
         assert (await http.get(f"http://LOCALHOST.:{server.port}/v2/")).status_code == 200
     assert resolver.calls == []
     assert server.requests[0].local_address == "127.0.0.1"
+
+
+async def test_request_body_and_streamed_response_pass_through(server: RecordingServer) -> None:
+    server.body = b"x" * 100_000
+    transport = EgressTransport(named_http(f"127.0.0.1:{server.port}"), ScriptedResolver({}))
+    async with client(transport) as http:
+        posted = await http.post(f"http://127.0.0.1:{server.port}/token", content=b"grant_type=password")
+        assert posted.status_code == 200
+        async with http.stream("GET", f"http://127.0.0.1:{server.port}/blob") as streamed:
+            received = b"".join([chunk async for chunk in streamed.aiter_raw()])
+    assert server.requests[0].body == b"grant_type=password"
+    assert received == server.body
+
+
+async def test_a_body_cut_short_is_an_httpx_protocol_error(server: RecordingServer) -> None:
+    server.short_body = True
+    transport = EgressTransport(named_http(f"127.0.0.1:{server.port}"), ScriptedResolver({}))
+    async with client(transport) as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get(f"http://127.0.0.1:{server.port}/v2/")
+
+
+async def test_a_silent_server_is_an_httpx_read_timeout(server: RecordingServer) -> None:
+    server.hang = True
+    transport = EgressTransport(named_http(f"127.0.0.1:{server.port}"), ScriptedResolver({}))
+    async with httpx.AsyncClient(transport=transport, trust_env=False, timeout=0.2) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(f"http://127.0.0.1:{server.port}/v2/")

@@ -105,6 +105,7 @@ def _parse_entry(text: str) -> _Entry:
     if "://" in entry:
         url = httpx.URL(entry)
         return _Entry(canonical_host(url.raw_host.decode("ascii")), url.port)
+    entry = entry.split("/", 1)[0]  # "auth.corp:8443/token" names the host auth.corp:8443
     if entry.startswith("["):
         host_part, _, rest = entry[1:].partition("]")
         port_text = rest[1:] if rest.startswith(":") else ""
@@ -112,7 +113,6 @@ def _parse_entry(text: str) -> _Entry:
         host_part, _, port_text = entry.partition(":")
     else:
         host_part, port_text = entry, ""
-    port_text = port_text.split("/", 1)[0]
     return _Entry(canonical_host(host_part), int(port_text) if port_text else None)
 
 
