@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import ssl
 import time
@@ -134,6 +135,19 @@ def egress_transport(config: RegistryClientConfig,
                            connect_timeout_s=config.connect_timeout_s, limits=limits)
 
 
+class _RedactHttpxUrls(logging.Filter):
+    """httpx logs every request's full URL at INFO; blob redirects carry signatures in the query.
+    The composition root quiets httpx too, but a library user may not: redact here as well."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_url(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+_HTTPX_FILTER = _RedactHttpxUrls()
+
+
 def _check_repository(repository: str) -> None:
     if len(repository) > 255 or not _REPOSITORY.match(repository):
         raise InvalidReference(f"not a valid repository name: {repository[:80]!r}", input=repository)
@@ -177,6 +191,9 @@ class RegistryClient:
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self._monotonic = monotonic
+        httpx_logger = logging.getLogger("httpx")
+        if _HTTPX_FILTER not in httpx_logger.filters:
+            httpx_logger.addFilter(_HTTPX_FILTER)
         self._transport = transport if transport is not None else egress_transport(config, resolver)
         self.http = httpx.AsyncClient(
             transport=self._transport,
@@ -497,41 +514,45 @@ class RegistrySession:
     async def _exchange(self, target: _Target, method: str, url: str, headers: Mapping[str, str], *,
                         max_bytes: int) -> _Raw:
         """Send one request, following redirects by hand, under the per-request deadline."""
-        current = url
+        where = [url]  # the hop in flight, for the error's evidence
         try:
-            async with asyncio.timeout(self._config.request_deadline_s):
-                async with self._client.semaphore(target.registry):
-                    current_headers = dict(headers)
-                    current_method = method
-                    for _hop in range(self._config.max_redirects + 1):
-                        response = await self._send(target, current_method, current, current_headers)
-                        try:
-                            location = response.headers.get("location")
-                            if response.status_code in REDIRECT_STATUSES and location:
-                                next_url = response.url.join(location)
-                                self._check_redirect(response.url, next_url)
-                                if (next_url.host, next_url.port) != (response.url.host, response.url.port):
-                                    current_headers.pop("Authorization", None)
-                                if response.status_code == 303 and current_method != "HEAD":
-                                    current_method = "GET"
-                                current = str(next_url)
-                                continue
-                            body = b""
-                            if current_method != "HEAD":
-                                small = self._config.max_small_body_bytes
-                                is_error = response.status_code >= 400
-                                body = await read_capped(response, small if is_error else max_bytes,
-                                                         truncate=is_error, url=redact_url(current))
-                            return _Raw(response.status_code, response.headers, body, current)
-                        finally:
-                            await response.aclose()
-                    raise RegistryServerError(
-                        f"more than {self._config.max_redirects} redirects",
-                        evidence=Evidence(url=redact_url(current), message="redirect limit reached"))
+            # Waiting for a slot is not the registry's slowness: the deadline starts once we have one.
+            async with self._client.semaphore(target.registry):
+                async with asyncio.timeout(self._config.request_deadline_s):
+                    return await self._follow(target, method, headers, max_bytes=max_bytes, where=where)
         except ImagecheckError:
             raise
         except (TimeoutError, httpx.HTTPError, OSError, ssl.SSLError) as exc:
-            raise error_from_exception(exc, current, secrets=target.secrets) from None
+            raise error_from_exception(exc, where[-1], secrets=target.secrets) from None
+
+    async def _follow(self, target: _Target, method: str, headers: Mapping[str, str], *, max_bytes: int,
+                      where: list[str]) -> _Raw:
+        current_headers = dict(headers)
+        for _hop in range(self._config.max_redirects + 1):
+            current = where[-1]
+            response = await self._send(target, method, current, current_headers)
+            try:
+                location = response.headers.get("location")
+                if response.status_code in REDIRECT_STATUSES and location:
+                    next_url = response.url.join(location)
+                    self._check_redirect(response.url, next_url)
+                    if (next_url.host, next_url.port) != (response.url.host, response.url.port):
+                        current_headers.pop("Authorization", None)  # credentials stay with their host
+                    if response.status_code == 303 and method != "HEAD":
+                        method = "GET"
+                    where.append(str(next_url))
+                    continue
+                body = b""
+                if method != "HEAD":
+                    is_error = response.status_code >= 400
+                    limit = self._config.max_small_body_bytes if is_error else max_bytes
+                    body = await read_capped(response, limit, truncate=is_error, url=redact_url(current))
+                return _Raw(response.status_code, response.headers, body, current)
+            finally:
+                await response.aclose()
+        raise RegistryServerError(
+            f"more than {self._config.max_redirects} redirects",
+            evidence=Evidence(url=redact_url(where[-1]), message="redirect limit reached"))
 
     async def _send(self, target: _Target, method: str, url: str,
                     headers: Mapping[str, str]) -> httpx.Response:

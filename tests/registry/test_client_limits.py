@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 
 import pytest
 from aiohttp import web
@@ -218,6 +219,22 @@ async def test_blob_redirect_to_another_host_drops_authorization(start_server: S
     assert config.meta is not None
     assert config.meta.url == f"http://localhost:{storage.port}/blob"  # no signature in evidence
     assert session.request_count == 3  # 401, retry (redirected), storage
+
+
+async def test_signed_redirect_urls_never_reach_the_log(start_server: StartServer,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    config_blob = json.dumps({"os": "linux", "architecture": "amd64"}).encode()
+    storage = await start_server(_serving(config_blob))
+
+    async def registry(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPTemporaryRedirect(f"http://{storage.host}/blob?X-Amz-Signature=s3cr3t-sig")
+
+    server = await start_server(registry)
+    caplog.set_level(logging.INFO)  # httpcore DEBUG traces print raw headers: see the report
+    async with _client(server.host, storage.host) as client:
+        await client.session().get_image_config(server.host, "team/app", digest(config_blob))
+    assert f"http://{storage.host}/blob" in caplog.text  # httpx did log the request...
+    assert "s3cr3t-sig" not in caplog.text  # ...without its signature
 
 
 async def test_https_to_http_redirect_is_refused(start_server: StartServer, tmp_path) -> None:
