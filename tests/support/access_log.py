@@ -11,6 +11,7 @@ counted.
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
 from collections import Counter
@@ -99,17 +100,30 @@ class RegistryAccessLog:
         self.path = path
         self.base_url = base_url
         self.timeout = timeout
+        self._offset = 0
+        self._lock = threading.Lock()
+        self._lines: list[LoggedRequest] = []
         self._client: httpx.Client | None = None  # one client: a new one costs ~40 ms (SSL context)
 
     def all_lines(self) -> list[LoggedRequest]:
         """Every request line so far, sentinels included, in log order."""
-        if not self.path.exists():
-            return []
-        text = self.path.read_text(encoding="utf-8", errors="replace")
-        # A line still being written has no newline yet: leave it for the next read.
-        complete = text[: text.rfind("\n") + 1]
-        parsed = (parse_combined_line(line) for line in complete.splitlines())
-        return [p for p in parsed if p is not None]
+        with self._lock:
+            return self._read_new()
+
+    def _read_new(self) -> list[LoggedRequest]:
+        if self.path.exists():
+            # Read only what was appended since last time (benchmarks make logs long).
+            with self.path.open("rb") as log:
+                log.seek(self._offset)
+                new = log.read()
+            # A line still being written has no newline yet: leave it for the next read.
+            complete = new[: new.rfind(b"\n") + 1]
+            self._offset += len(complete)
+            for line in complete.decode("utf-8", errors="replace").splitlines():
+                parsed = parse_combined_line(line)
+                if parsed is not None:
+                    self._lines.append(parsed)
+        return list(self._lines)
 
     def _sentinel(self) -> int:
         """Send a sentinel and return the index of its line once it is logged."""
