@@ -52,9 +52,9 @@ def clean_env(directory: Path, config_path: Path | None) -> dict[str, str]:
 
 
 def run_check(directory: Path, config: dict[str, Any] | None, *args: str, json_output: bool = True,
-              timeout: float = 90.0) -> CheckRun:
+              timeout: float = 90.0, env: dict[str, str] | None = None) -> CheckRun:
     config_path = write_config(directory, config) if config is not None else None
     argv = [sys.executable, "-m", "bot", "check", *args] + (["--json"] if json_output else [])
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT,
-                          env=clean_env(directory, config_path), check=False)
+                          env={**clean_env(directory, config_path), **(env or {})}, check=False)
     return CheckRun(done.returncode, done.stdout, done.stderr)
