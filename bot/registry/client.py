@@ -362,7 +362,15 @@ class RegistrySession:
         except ValidationError:
             raise ManifestInvalid("the manifest is not valid JSON",
                                   evidence=self._evidence(answer, message="unparseable manifest")) from None
-        media_type = parsed.media_type or header_type or ""
+        # The body's mediaType wins; the header only when it names a manifest type (some registries
+        # send application/json). OCI 1.0 manifests may omit mediaType: then their shape decides.
+        known = wire.INDEX_TYPES | wire.IMAGE_TYPES | wire.SCHEMA1_TYPES
+        media_type = parsed.media_type or (header_type if header_type in known else "") or ""
+        if not media_type and parsed.schema_version == 2:
+            if parsed.manifests is not None:
+                media_type = wire.OCI_INDEX
+            elif parsed.config is not None:
+                media_type = wire.OCI_MANIFEST
         # schema 1 first: its announced digest covers the payload without signatures, so a digest
         # check would report a false mismatch.
         if header_type in wire.SCHEMA1_TYPES or media_type in wire.SCHEMA1_TYPES or \
@@ -372,13 +380,13 @@ class RegistrySession:
                 code="MANIFEST_INVALID",
                 evidence=self._evidence(answer, message="unsupported schema 1 manifest"))
         digest = self._verified_digest(answer, reference)
-        if media_type in wire.INDEX_TYPES or (not media_type and parsed.manifests is not None):
+        if media_type in wire.INDEX_TYPES:
             kind = ManifestKind.index
-        elif media_type in wire.IMAGE_TYPES or (not media_type and parsed.config is not None):
+        elif media_type in wire.IMAGE_TYPES:
             kind = ManifestKind.image
         else:
             raise ManifestInvalid(
-                f"unsupported manifest media type {media_type[:100]!r}",
+                f"unsupported manifest media type {(media_type or header_type or 'none')[:100]!r}",
                 evidence=self._evidence(answer, message="unknown manifest media type"))
         entries = [_entry(d) for d in parsed.manifests or []] if kind is ManifestKind.index else []
         config = _descriptor(parsed.config) if parsed.config is not None else None

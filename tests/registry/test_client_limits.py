@@ -114,6 +114,30 @@ async def test_unknown_media_type_and_garbage_json(start_server: StartServer) ->
                 await client.session().get_manifest(server.host, "team/app", tag)
 
 
+async def test_manifest_without_media_type_is_recognised_by_shape(start_server: StartServer) -> None:
+    bodies = {
+        "img": json.dumps({"schemaVersion": 2, "layers": [], "config": {
+            "digest": digest(b"c"), "size": 1,
+            "mediaType": "application/vnd.oci.image.config.v1+json"}}).encode(),
+        "idx": json.dumps({"schemaVersion": 2, "manifests": [
+            {"digest": digest(b"m"), "size": 1, "mediaType": OCI_MANIFEST,
+             "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}]}).encode(),
+    }
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=bodies[request.path.rsplit("/", 1)[1]],
+                            headers={"Content-Type": "application/json"})
+
+    server = await start_server(handler)
+    async with _client(server.host) as client:
+        session = client.session()
+        image = await session.get_manifest(server.host, "team/app", "img")
+        index = await session.get_manifest(server.host, "team/app", "idx")
+    assert (image.kind, image.media_type) == (ManifestKind.image, OCI_MANIFEST)
+    assert index.kind is ManifestKind.index
+    assert [str(e.platform) for e in index.entries] == ["linux/arm64/v8"]
+
+
 async def test_gzip_bomb_is_cut_at_the_decoded_cap(start_server: StartServer) -> None:
     bomb = gzip.compress(b"{" + b" " * (8 * 1024 * 1024) + b"}")
     assert len(bomb) < 64 * 1024  # small on the wire
