@@ -7,6 +7,7 @@ Placeholders a person must fill in are written ``<like-this>``; everything else 
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from enum import StrEnum
 
@@ -344,6 +345,12 @@ def _steps_registry_error(d: Diagnosis) -> list[RemediationStep | None]:
     ]
 
 
+def _steps_invalid_reference(d: Diagnosis) -> list[RemediationStep | None]:
+    return [RemediationStep(text="Fix the image reference in the deployment (see the parse error); check it "
+                                 "without touching the registry:",
+                            command=f"imagecheck parse {shlex.quote(d.reference.input)}")]
+
+
 _BY_VERDICT: dict[Verdict, Callable[[Diagnosis], list[RemediationStep | None]]] = {
     Verdict.ok: _steps_ok,
     Verdict.tag_not_found: _steps_tag_not_found,
@@ -363,6 +370,7 @@ _BY_VERDICT: dict[Verdict, Callable[[Diagnosis], list[RemediationStep | None]]] 
     Verdict.manifest_invalid_or_unsupported: _steps_manifest_invalid,
     Verdict.mirror_stale: _steps_mirror,
     Verdict.dangling_index: _steps_dangling,
+    Verdict.invalid_reference: _steps_invalid_reference,
 }
 
 
@@ -384,9 +392,13 @@ def _steps_for_findings(d: Diagnosis) -> list[RemediationStep]:
 def remediation_for(diagnosis: Diagnosis) -> list[RemediationStep]:
     """Ordered next steps for a diagnosis whose verdict and findings are already decided."""
     build = _BY_VERDICT.get(diagnosis.verdict, _steps_registry_error)
+    if any(f.kind == FindingKind.registry_error for f in diagnosis.findings):
+        # A 5xx or nonsense answer has no verdict of its own; its steps are about the registry's health.
+        build = _steps_registry_error
     steps = [s for s in build(diagnosis) if s is not None]
     steps += _steps_for_findings(diagnosis)
     already_has_events = any(s.command and "describe pod" in s.command for s in steps)
-    if diagnosis.verdict not in (Verdict.ok, Verdict.blocked_by_policy) and not already_has_events:
+    no_pod_events = (Verdict.ok, Verdict.blocked_by_policy, Verdict.invalid_reference)
+    if diagnosis.verdict not in no_pod_events and not already_has_events:
         steps.append(_pod_events())
     return steps
