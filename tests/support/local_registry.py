@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tests.support.access_log import LoggedRequest, LogMark
-from tests.support.image_builder import ScenarioSet
+from tests.support.image_builder import ScenarioSet, populate
 from tests.support.registry_process import Credentials, Flavour, RegistryProcess
 from tests.support.token_server import TokenServer
 
@@ -81,3 +85,24 @@ class LocalRegistry:
         ts = self.token_server
         token = ts.requests_since(mark.token) if ts and mark.token else []
         return Traffic(self.process.access_log.requests_since(mark.registry), token)
+
+
+@contextmanager
+def running_registry(directory: Path, flavour: Flavour = Flavour.open) -> Iterator[LocalRegistry]:
+    """Outside pytest (benchmarks, scripts): a populated registry, plus its token server for the token
+    flavour, stopped on exit. ``directory`` holds config, logs and storage."""
+    token_server = TokenServer(directory / "token-server").start() if flavour is Flavour.token else None
+    process = RegistryProcess(directory / flavour.value, flavour, token_server=token_server)
+    try:
+        process.start()
+        if flavour is Flavour.token:
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                yield LocalRegistry(
+                    process, populate(process, "public/", pool), populate(process, "private/", pool)
+                )
+        else:
+            yield LocalRegistry(process, populate(process))
+    finally:
+        process.stop()
+        if token_server is not None:
+            token_server.stop()

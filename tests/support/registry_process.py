@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -168,7 +169,11 @@ class RegistryProcess:
                 stderr=err,
                 stdin=subprocess.DEVNULL,
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},  # no REGISTRY_* leaking in
-                preexec_fn=_die_with_parent,
+                # Linux sends PDEATHSIG when the *thread* that forked exits, so only tie the
+                # registry to a long-lived main thread, never to a pool worker.
+                preexec_fn=_die_with_parent
+                if threading.current_thread() is threading.main_thread()
+                else None,
             )
         deadline = time.monotonic() + timeout
         while self._port is None:

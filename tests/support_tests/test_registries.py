@@ -5,10 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from tests.support.image_builder import (
     ACCEPT_ALL,
@@ -25,7 +30,7 @@ from tests.support.image_builder import (
     RegistryPusher,
     StaleMirror,
 )
-from tests.support.local_registry import LocalRegistry
+from tests.support.local_registry import LocalRegistry, running_registry
 from tests.support.registry_process import Flavour, RegistryProcess
 from tests.support.skopeo import SkopeoError, skopeo_inspect
 from tests.support.token_server import TokenServer
@@ -360,3 +365,30 @@ def test_fact_tags_list_ignores_page_size(registry_open: LocalRegistry) -> None:
     reply = httpx.get(f"{registry_open.base_url}/v2/{payments.repository}/tags/list", params={"n": "10"})
     assert len(reply.json()["tags"]) == len(payments.tags)
     assert "Link" not in reply.headers
+
+
+def test_token_is_an_es256_jwt_signed_by_the_bundled_certificate(token_server: TokenServer) -> None:
+    token = bearer(token_server, "repository:public/x:pull")
+    header_b64, payload_b64, signature_b64 = token.split(".")
+    header = json.loads(base64.urlsafe_b64decode(header_b64 + "=" * (-len(header_b64) % 4)))
+    assert header["alg"] == "ES256"
+    # The x5c certificate is the one the registry trusts (its rootcertbundle).
+    bundled = x509.load_pem_x509_certificate(token_server.cert.cert_path.read_bytes())
+    carried = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
+    assert carried == bundled
+    raw = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    public_key = bundled.public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    public_key.verify(der, f"{header_b64}.{payload_b64}".encode(), ec.ECDSA(hashes.SHA256()))
+
+
+def test_running_registry_works_outside_pytest_fixtures(tmp_path: Path) -> None:
+    with running_registry(tmp_path, Flavour.open) as registry:
+        image = registry.scenarios.single_docker
+        reply = httpx.head(
+            f"{registry.base_url}/v2/{image.repository}/manifests/1.0", headers={"Accept": ACCEPT_ALL}
+        )
+        assert reply.headers["Docker-Content-Digest"] == image.digest
+        process = registry.process
+    assert not process.running
