@@ -129,8 +129,7 @@ async def check_all(refs: Sequence[ImageRef], platforms: Sequence[Platform], *, 
     from bot.wiring import build_runtime
 
     async with build_runtime(settings) as runtime:
-        return await runtime.checks.check_many(list(refs), platforms=platforms, deep=deep, fresh=fresh,
-                                               correlation_id="cli")
+        return await runtime.checks.check_many(list(refs), platforms=platforms, deep=deep, fresh=fresh)
 
 
 def run(args: argparse.Namespace) -> int:

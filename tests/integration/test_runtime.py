@@ -18,6 +18,7 @@ from bot.registry.client import RegistryClient
 from bot.registry.config import RegistryClientConfig
 from bot.settings import Settings
 from bot.wiring import build_runtime
+from tests.fixtures.redis_server import RedisServer
 from tests.integration.cli import REPO_ROOT, clean_env, run_check
 from tests.support.local_registry import LocalRegistry
 
@@ -137,3 +138,25 @@ def test_runtime_without_redis_url_loads_no_redis(tmp_path: Path):
         pytest.xfail("bot/store/__init__.py imports the Redis backend eagerly (owned by the store "
                      "engineer); bot.wiring itself imports it only when REDIS_URL is set")
     assert "redis" not in loaded
+
+
+async def test_checks_answer_through_a_redis_outage_and_cache_again_after(
+        tmp_path: Path, registry_open: LocalRegistry, restartable_redis: RedisServer):
+    ref = parse_reference(registry_open.ref(registry_open.scenarios.single_oci.repository, "1.0"))
+    settings = _settings(tmp_path, registry_open.host, redis_url=restartable_redis.url)
+    async with build_runtime(settings) as runtime:
+        before = await runtime.checks.check(ref)
+        assert before.degraded == []
+        restartable_redis.stop()  # a crash
+        during = await runtime.checks.check(ref)
+        assert during.verdict is Verdict.ok
+        assert not during.from_cache
+        assert during.requests > 0
+        assert any("without the shared cache" in note for note in during.degraded)
+        restartable_redis.start()
+        after = await runtime.checks.check(ref)
+        assert after.degraded == []
+        assert not after.from_cache  # the crash lost the cache (no persistence configured)
+        again = await runtime.checks.check(ref)
+        assert again.from_cache
+        assert again.requests == 0
