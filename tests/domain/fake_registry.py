@@ -24,6 +24,7 @@ from bot.domain.models import (
     ManifestHead,
     ManifestKind,
     Platform,
+    RateLimit,
     ResponseMeta,
     TagList,
 )
@@ -86,11 +87,13 @@ Failure = Callable[[str, str, str, str, bool], ImagecheckError | None]
 
 class FakeRegistry:
     def __init__(self, hosts: dict[str, dict[str, Repo]], *, credentials_for: set[str] | None = None,
-                 fail: Failure | None = None, date: datetime | None = None) -> None:
+                 fail: Failure | None = None, date: datetime | None = None,
+                 rate_limit: RateLimit | None = None) -> None:
         self.hosts = hosts
         self.credentials_for = credentials_for or set()
         self.fail = fail
         self.date = date
+        self.rate_limit = rate_limit
         self.calls: list[tuple[str, str, str, str, bool]] = []
 
     @property
@@ -101,7 +104,8 @@ class FakeRegistry:
         return registry in self.credentials_for
 
     def _meta(self, registry: str, path: str) -> ResponseMeta:
-        return ResponseMeta(status=200, url=f"https://{registry}/v2/{path}", date=self.date)
+        return ResponseMeta(status=200, url=f"https://{registry}/v2/{path}", date=self.date,
+                            rate_limit=self.rate_limit)
 
     def _enter(self, op: str, registry: str, repository: str, reference: str, anonymous: bool) -> Repo | None:
         self.calls.append((op, registry, repository, reference, anonymous))

@@ -346,3 +346,11 @@ async def test_docker_hub_single_image_is_answered_by_a_head_alone():
     assert d.verdict is Verdict.ok
     assert [c[0] for c in reg.calls] == ["head_manifest"]
     assert d.digest == repo.tags["1.25"]
+
+
+async def test_remaining_pull_quota_is_noted_on_success():
+    quota = RateLimit(limit=100, remaining=7, window_s=21600)
+    d = await _diag(f"{HOST}/single/app:v1", FakeRegistry(_world(), rate_limit=quota))
+    assert d.verdict is Verdict.ok
+    note = next(f for f in d.findings if f.kind == FindingKind.pull_quota)
+    assert note.summary == "Pull quota: 7 of 100 left per 6 h"

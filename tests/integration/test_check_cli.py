@@ -187,6 +187,17 @@ def test_token_registry_private_repository_with_credentials(tmp_path: Path, regi
     assert run.only["digest"] == image.digest
 
 
+def test_token_registry_private_missing_repository_with_credentials_is_plainly_missing(
+        tmp_path: Path, registry_token: LocalRegistry):
+    assert registry_token.private_scenarios is not None
+    missing = registry_token.private_scenarios.missing_repository
+    run = run_check(tmp_path, _token_config(registry_token, creds=True), registry_token.ref(missing, "1.0"))
+    d = run.only
+    assert d["verdict"] == "repo_not_found_or_denied"
+    assert "does not exist" in d["summary"]
+    assert "NAME_UNKNOWN" in {f["evidence"].get("error_code") for f in d["findings"]}
+
+
 # --- what the node will need --------------------------------------------------------------------
 
 
