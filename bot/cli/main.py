@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module_name, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         try:
-            module: _Command = importlib.import_module(module_name)  # type: ignore[assignment]
+            module: _Command = importlib.import_module(module_name)
         except ModuleNotFoundError:
             continue
         module.configure(sp, name)
@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
-    module: _Command = importlib.import_module(args._module)  # type: ignore[assignment]
+    module: _Command = importlib.import_module(args._module)
     try:
         return module.run(args)
     except KeyboardInterrupt:

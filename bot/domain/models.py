@@ -191,7 +191,8 @@ class IndexEntry(BaseModel):
 
 
 class ManifestKind(StrEnum):
-    index = "index"
+    # "index" shadows str.index; the member name is part of the JSON contract, so keep it.
+    index = "index"  # type: ignore[assignment]
     image = "image"
     schema1 = "schema1"
     unknown = "unknown"
