@@ -215,12 +215,40 @@ async def test_unreachable_checked_address_falls_back_to_the_next_checked_one(
     assert len(server.requests) == 1
 
 
-async def test_connection_refused_is_httpx_connect_error() -> None:
+async def test_connection_refused_is_httpx_connect_error_without_the_address() -> None:
     resolver = ScriptedResolver({"down.test": [["127.0.0.3"]]})
     transport = EgressTransport(named_http("down.test:9"), resolver)
     async with client(transport) as http:
-        with pytest.raises(httpx.ConnectError):
+        with pytest.raises(httpx.ConnectError) as caught:
             await http.get("http://down.test:9/v2/")
+    assert "127.0.0.3" not in str(caught.value)
+
+
+class AddressInErrorBackend(StandInBackend):
+    """Fails every dial with the text an OS error might carry: the address itself.
+
+    Mock: the exact wording of a connect failure is the OS's and anyio's, not something a local
+    server can make them say.
+    """
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+                          ) -> httpcore.AsyncNetworkStream:
+        self.dialled.append((host, port))
+        raise httpcore.ConnectError(f"[Errno 113] Connect call failed ('{host}', {port})")
+
+
+async def test_connect_error_text_never_carries_where_a_name_pointed() -> None:
+    backend = AddressInErrorBackend()
+    resolver = ScriptedResolver({"internal.test": [["10.20.30.40", "::ffff:10.20.30.41"]]})
+    transport = EgressTransport(named_http("internal.test:80"), resolver, network_backend=backend)
+    async with client(transport) as http:
+        with pytest.raises(httpx.ConnectError) as caught:
+            await http.get("http://internal.test/v2/")
+    assert [host for host, _ in backend.dialled] == ["10.20.30.40", "10.20.30.41"]
+    assert "10.20.30.4" not in str(caught.value)
+    assert "<address>" in str(caught.value)
 
 
 async def test_connections_are_not_shared_between_names_on_one_address(server: RecordingServer) -> None:

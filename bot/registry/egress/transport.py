@@ -53,11 +53,17 @@ _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
 _CORE_ERRORS = tuple(core for core, _ in _ERRORS)
 
 
-def _as_httpx(exc: Exception, request: httpx.Request) -> httpx.TransportError:
+def _as_httpx(exc: Exception, request: httpx.Request,
+              addresses: Iterable[IPAddress] = ()) -> httpx.TransportError:
+    """The httpx exception for ``exc``; the addresses a name resolved to are scrubbed from the text
+    (exception text becomes evidence in Slack, and where a name points is internal detail)."""
+    message = str(exc) or type(exc).__name__
+    for address in addresses:
+        message = message.replace(str(address), "<address>")
     for core, mapped in _ERRORS:
         if isinstance(exc, core):
-            return mapped(str(exc) or type(exc).__name__, request=request)
-    return httpx.TransportError(str(exc), request=request)
+            return mapped(message, request=request)
+    return httpx.TransportError(message, request=request)
 
 
 class _AddressOnlyBackend(httpcore.AsyncNetworkBackend):
@@ -88,9 +94,11 @@ class _AddressOnlyBackend(httpcore.AsyncNetworkBackend):
 
 
 class _ResponseStream(httpx.AsyncByteStream):
-    def __init__(self, response: httpcore.Response, request: httpx.Request) -> None:
+    def __init__(self, response: httpcore.Response, request: httpx.Request,
+                 hidden: Iterable[IPAddress]) -> None:
         self._response = response
         self._request = request
+        self._hidden = tuple(hidden)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         stream = typing.cast(typing.AsyncIterable[bytes], self._response.stream)
@@ -98,7 +106,7 @@ class _ResponseStream(httpx.AsyncByteStream):
             async for chunk in stream:
                 yield chunk
         except _CORE_ERRORS as exc:
-            raise _as_httpx(exc, self._request) from exc
+            raise _as_httpx(exc, self._request, self._hidden) from exc
 
     async def aclose(self) -> None:
         await self._response.aclose()
@@ -139,6 +147,7 @@ class EgressTransport(httpx.AsyncBaseTransport):
         destination = self._policy.destination(request.url)
         addresses = await self._addresses(destination)
         pool = self._pool(destination)
+        hidden = [connect_address(a) for a in addresses] + addresses if destination.is_name else []
         last_error: Exception | None = None
         for address in addresses[:_MAX_ADDRESSES_TRIED]:
             try:
@@ -147,11 +156,12 @@ class EgressTransport(httpx.AsyncBaseTransport):
                 last_error = exc
                 continue
             except _CORE_ERRORS as exc:
-                raise _as_httpx(exc, request) from exc
+                raise _as_httpx(exc, request, hidden) from exc
             return httpx.Response(status_code=response.status, headers=response.headers,
-                                  stream=_ResponseStream(response, request), extensions=response.extensions)
+                                  stream=_ResponseStream(response, request, hidden),
+                                  extensions=response.extensions)
         assert last_error is not None  # addresses is never empty
-        raise _as_httpx(last_error, request) from last_error
+        raise _as_httpx(last_error, request, hidden) from last_error
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
