@@ -125,8 +125,17 @@ class CheckService:
         running = self._inflight.get(key)
         if running is not None and not fresh:
             # Same question already being asked in this process: wait for its answer.
+            try:
+                shared = await asyncio.shield(running)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # we were cancelled ourselves
+                # the check we joined was cancelled by its own caller: ask for ourselves
+                return await self.check(ref, platforms=platforms, deep=deep, fresh=fresh,
+                                        credentials_id=credentials_id, correlation_id=correlation_id,
+                                        mirrors=mirrors)
             metrics.SINGLE_FLIGHT_JOINS.inc()
-            shared = await asyncio.shield(running)
             return self._finish(shared.model_copy(update={"reference": ref, "requests": 0}),
                                 correlation_id, degraded)
 
@@ -134,6 +143,9 @@ class CheckService:
         self._inflight[key] = future
         try:
             diagnosis = await self._check_once(key, ref, wanted, deep, fresh, mirrors, asked_at, degraded)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: a lone failure must not warn "never retrieved"

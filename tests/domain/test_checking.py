@@ -294,3 +294,24 @@ async def test_a_check_past_its_deadline_is_a_timeout_verdict():
     d = await service.check(parse_reference(f"{HOST}/payments/api:1.9.0"))
     assert d.verdict is Verdict.network_timeout
     assert "did not finish" in d.summary
+
+
+async def test_a_joined_check_whose_owner_is_cancelled_asks_for_itself():
+    gate = asyncio.Event()
+    world = _world()
+    clock = StepClock()
+    sessions = Sessions(lambda: GatedRegistry(world, gate=gate))
+    service = CheckService(sessions, MemoryStore(clock=clock), clock, CheckPolicy())
+    ref = parse_reference(f"{HOST}/payments/api:1.9.0")
+    owner = asyncio.create_task(service.check(ref))
+    while not sessions.made or not sessions.made[0].entered.is_set():  # type: ignore[attr-defined]
+        await asyncio.sleep(0.001)
+    joiner = asyncio.create_task(service.check(ref))
+    await asyncio.sleep(0.01)
+    owner.cancel()
+    await asyncio.sleep(0.01)
+    gate.set()
+    d = await joiner
+    assert owner.cancelled()
+    assert d.verdict is Verdict.ok
+    assert d.requests == 1  # it made its own requests
