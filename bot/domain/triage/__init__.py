@@ -1,0 +1,95 @@
+"""Paste triage: turn pasted pull-error text into a ``TriageResult``.
+
+Public API::
+
+    triage(text, *, source=None, max_bytes=MAX_PASTE_BYTES) -> TriageResult
+    redact(text) -> Redaction            # text, count, rules
+    reconcile(result, diagnoses) -> list[str]
+
+``triage`` cuts an oversized paste first (with a notice), redacts it, and only then classifies and
+extracts, so nothing downstream ever sees a secret.
+"""
+
+from __future__ import annotations
+
+from bot.domain.models import RemediationStep, TriageResult
+from bot.domain.triage.classify import classify
+from bot.domain.triage.extract import (
+    detect_runtime,
+    extract_error_code,
+    extract_http_status,
+    extract_platform,
+    extract_references,
+    extract_registry_host,
+)
+from bot.domain.triage.reconcile import reconcile
+from bot.domain.triage.redact import Redaction, redact
+from bot.domain.triage.rules import REF, RULES_BY_CATEGORY
+from bot.domain.triage.text import ascii_lower
+
+__all__ = ["MAX_PASTE_BYTES", "Redaction", "reconcile", "redact", "triage", "truncate_paste"]
+
+MAX_PASTE_BYTES = 1024 * 1024
+# When cutting, back up to the last newline if it is this close to the cap, so no line (and no secret
+# on it) is split in half.
+_LINE_SLACK = 64 * 1024
+
+
+def truncate_paste(text: str, max_bytes: int = MAX_PASTE_BYTES) -> tuple[str, bool, int]:
+    """Cut ``text`` to at most ``max_bytes`` UTF-8 bytes. Returns (text, truncated, bytes dropped)."""
+    if len(text) <= max_bytes // 4:  # cannot exceed the cap even if every character took 4 bytes
+        return text, False, 0
+    raw = text.encode("utf-8", errors="surrogatepass")
+    if len(raw) <= max_bytes:
+        return text, False, 0
+    cut = raw[:max_bytes]
+    newline = cut.rfind(b"\n")
+    if newline != -1 and len(cut) - newline <= _LINE_SLACK:
+        cut = cut[:newline]
+    else:  # one huge line: at least do not end inside a token that might be half a secret
+        space = max(cut.rfind(b" "), cut.rfind(b"\t"))
+        if space != -1 and len(cut) - space <= 4096:
+            cut = cut[:space]
+    kept = cut.decode("utf-8", errors="ignore")
+    return kept, True, len(raw) - len(cut)
+
+
+def _notice(dropped: int, max_bytes: int) -> str:
+    return (f"\n[imagecheck: paste truncated at {max_bytes // 1024} KiB; {dropped} more bytes were not "
+            f"examined]")
+
+
+def _fill(steps: tuple[RemediationStep, ...], ref: str) -> list[RemediationStep]:
+    return [RemediationStep(text=s.text.replace(REF, ref),
+                            command=s.command.replace(REF, ref) if s.command else None) for s in steps]
+
+
+def triage(text: str, *, source: str | None = None, max_bytes: int = MAX_PASTE_BYTES) -> TriageResult:
+    """Classify a pasted pull error, extract what it names, and redact it. Never raises on any text."""
+    kept, truncated, dropped = truncate_paste(text, max_bytes)
+    redaction = redact(kept)
+    clean = redaction.text
+    lower = ascii_lower(clean)
+    result = classify(clean, lower)
+    references = extract_references(clean, lower)
+    regions: list[tuple[int, int]] = [
+        (h.line_start, h.line_end) for h in result.hits if h.category is result.category]
+    first_ref = next((r.normalized for r in references if r.valid and r.normalized), None)
+    rule = RULES_BY_CATEGORY[result.category]
+    return TriageResult(
+        source=source,
+        category=result.category,
+        confidence=result.confidence,
+        categories=result.ranked,
+        meaning=rule.meaning,
+        next_steps=_fill(rule.next_steps, first_ref or "<image>"),
+        references=references,
+        platform=extract_platform(lower),
+        runtime=detect_runtime(lower),
+        registry_host=extract_registry_host(lower, regions, references),
+        http_status=extract_http_status(lower, regions),
+        error_code=extract_error_code(lower, regions),
+        redacted=clean + (_notice(dropped, max_bytes) if truncated else ""),
+        redactions=redaction.count,
+        truncated=truncated,
+    )

@@ -1,0 +1,144 @@
+"""Rank the categories a (redacted) paste is about, with the evidence for each.
+
+Linear in the size of the paste: every pattern is a literal ``str.find`` (anchored families are skipped
+with one scan when their anchor is absent), and a pattern's bounded regex only runs at the needle's
+position, on that line. At most ``MAX_HITS_PER_PATTERN`` lines are examined as evidence per pattern.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain.models import Category, CategoryScore, TriageEvidence
+from bot.domain.triage.rules import COMPILED, RULES, Pattern
+from bot.domain.triage.text import ascii_lower, clip_line, line_bounds
+
+MAX_HITS_PER_PATTERN = 3
+MAX_TRIES_PER_PATTERN = 64  # needle occurrences whose regex did not confirm; bounds the work per pattern
+MAX_EVIDENCE_PER_CATEGORY = 5
+REGEX_WINDOW = 4096  # a pattern's regex sees at most this many characters from its needle on
+
+# Table order breaks confidence ties: it lists specific causes before generic ones.
+_ORDER = {rule.category: i for i, rule in enumerate(RULES)}
+_DIGEST_MARKERS = ("@sha256:", "manifest sha256:")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    category: Category
+    pattern: Pattern
+    line_start: int
+    line_end: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    category: Category
+    confidence: float
+    ranked: list[CategoryScore]
+    hits: list[Hit]  # every hit, for extraction of status codes and hosts near the evidence
+
+
+def _pattern_hits(lower: str, pattern: Pattern, category: Category, begin: int) -> list[Hit]:
+    hits: list[Hit] = []
+    regex = COMPILED.get(pattern.id)
+    tries = 0
+    pos = lower.find(pattern.needle, begin)
+    while pos != -1 and len(hits) < MAX_HITS_PER_PATTERN and tries < MAX_TRIES_PER_PATTERN:
+        ls, le = line_bounds(lower, pos)
+        span: tuple[int, int] | None = (pos, pos + len(pattern.needle))
+        if regex is not None:
+            m = regex.match(lower, pos, min(le, pos + REGEX_WINDOW))
+            span = m.span() if m else None
+        if span is None:
+            tries += 1
+            pos = lower.find(pattern.needle, pos + 1)
+            continue
+        found = category
+        if pattern.digest and any(lower.find(mark, ls, le) != -1 for mark in _DIGEST_MARKERS):
+            found = Category.digest_not_found
+        hits.append(Hit(found, pattern, ls, le, span[0], span[1]))
+        pos = lower.find(pattern.needle, le)  # one hit per line is enough evidence
+    return hits
+
+
+def find_hits(lower: str) -> list[Hit]:
+    """Every pattern hit in an already lowercased text (see ``text.ascii_lower``)."""
+    anchors: dict[str, int] = {}
+    hits: list[Hit] = []
+    for rule in RULES:
+        for pattern in rule.patterns:
+            anchor = pattern.prefilter
+            first = anchors.get(anchor)
+            if first is None:
+                first = anchors[anchor] = lower.find(anchor)
+            if first == -1:
+                continue
+            # A needle containing the anchor cannot start more than len(needle) before the anchor's first
+            # occurrence, so the scan can begin there.
+            begin = max(0, first - len(pattern.needle)) if anchor in pattern.needle else 0
+            hits.extend(_pattern_hits(lower, pattern, rule.category, begin))
+    return hits
+
+
+def _score(weights: list[float], distinct_rules: int) -> float:
+    # The most specific wording sets the level; further independent rules add a little certainty, but
+    # never enough for several generic phrases to outrank one specific cause.
+    return round(min(0.99, max(weights) + 0.01 * min(3, distinct_rules - 1)), 3)
+
+
+def _line_numbers(lower: str, starts: set[int]) -> dict[int, int]:
+    """1-based line numbers for several offsets in one left-to-right pass."""
+    numbers: dict[int, int] = {}
+    count, last = 1, 0
+    for pos in sorted(starts):
+        count += lower.count("\n", last, pos)
+        numbers[pos] = count
+        last = pos
+    return numbers
+
+
+def rank(text: str, lower: str, hits: list[Hit]) -> list[CategoryScore]:
+    by_category: dict[Category, list[Hit]] = {}
+    for hit in hits:
+        by_category.setdefault(hit.category, []).append(hit)
+    chosen: dict[Category, list[Hit]] = {}
+    for category, cat_hits in by_category.items():
+        picked: list[Hit] = []
+        seen_lines: set[int] = set()
+        for hit in sorted(cat_hits, key=lambda h: (-h.pattern.weight, h.start)):
+            if hit.line_start not in seen_lines:
+                seen_lines.add(hit.line_start)
+                picked.append(hit)
+            if len(picked) >= MAX_EVIDENCE_PER_CATEGORY:
+                break
+        chosen[category] = picked
+    numbers = _line_numbers(lower, {h.line_start for picked in chosen.values() for h in picked})
+    scores: list[CategoryScore] = []
+    for category, picked in chosen.items():
+        evidence: list[TriageEvidence] = []
+        for hit in sorted(picked, key=lambda h: h.line_start):
+            line, s0, s1 = clip_line(text, hit.line_start, hit.line_end, (hit.start, hit.end))
+            evidence.append(TriageEvidence(line_no=numbers[hit.line_start], line=line, start=s0, end=s1,
+                                           rule=hit.pattern.id))
+        cat_hits = by_category[category]
+        confidence = _score([h.pattern.weight for h in cat_hits], len({h.pattern.id for h in cat_hits}))
+        scores.append(CategoryScore(category=category, confidence=confidence, evidence=evidence))
+    scores.sort(key=lambda s: (-s.confidence, _ORDER[s.category]))
+    return scores
+
+
+def classify(text: str, lower: str | None = None) -> Classification:
+    """Classify ``text``. Pass ``lower`` when the caller already lowercased it (saves a pass)."""
+    lowered = lower if lower is not None else ascii_lower(text)
+    hits = find_hits(lowered)
+    ranked = rank(text, lowered, hits)
+    causes = [s for s in ranked if s.category is not Category.backoff_only]
+    if causes:
+        primary = causes[0]
+        return Classification(primary.category, primary.confidence, ranked, hits)
+    if ranked:  # only the Kubernetes wrappers were seen
+        return Classification(Category.backoff_only, ranked[0].confidence, ranked, hits)
+    return Classification(Category.other, 0.0, ranked, hits)

@@ -1,0 +1,280 @@
+"""Replace secrets in pasted (or outgoing) text with ``[REDACTED:<rule>]``.
+
+Runs before anything is stored, logged, echoed or posted, and on the bot's own outgoing text, so it must
+be idempotent (redacting redacted text changes nothing) and must leave digests, ordinary hex, UUIDs,
+image references and plain URLs alone.
+
+Each rule is gated by cheap literal triggers, and every regex either starts with a literal or is bounded,
+so the cost is linear in the size of the text. Matches from all rules are collected first and merged
+where they overlap, then the text is rebuilt once.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.domain.triage.text import ascii_lower, line_bounds
+
+MARK = "[REDACTED:"
+
+
+class Redaction(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    count: int = 0
+    rules: list[str] = Field(default_factory=list)  # rule names, in order of first use
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: int
+    end: int
+    rule: str
+    priority: int
+
+
+_Finder = Callable[[str, str], Iterator[tuple[int, int]]]
+
+
+def _regex_finder(pattern: str, group: int = 0, *, on_lower: bool = False,
+                  accept: Callable[[str, str, int, int], bool] | None = None) -> _Finder:
+    """Spans of ``group`` for every match; ``on_lower`` matches case-insensitively via the lowered copy."""
+    rx = re.compile(pattern)
+
+    def find(text: str, lower: str) -> Iterator[tuple[int, int]]:
+        for m in rx.finditer(lower if on_lower else text):
+            s, e = m.span(group)
+            if s < e and (accept is None or accept(text, m.group(0), s, e)):
+                yield s, e
+
+    return find
+
+
+def _not_after_alnum(text: str, _match: str, s: int, _e: int) -> bool:
+    return s == 0 or not text[s - 1].isalnum()
+
+
+def _looks_like_base64_secret(text: str, _match: str, s: int, e: int) -> bool:
+    # Distinguishes ``auth: dXNlcjpwYXNz`` from English such as ``auth: unauthorized``.
+    value = text[s:e]
+    has_digit_or_sym = any(c.isdigit() or c in "+/=" for c in value)
+    mixed_case = any(c.isupper() for c in value) and any(c.islower() for c in value)
+    return has_digit_or_sym or mixed_case
+
+
+def _b64_prefixes(*prefixes: str) -> str:
+    """Regex alternation of the stable base64 prefixes of JSON openings (the first whole 3-byte groups)."""
+    out = []
+    for p in prefixes:
+        raw = p.encode()
+        out.append(base64.b64encode(raw[: len(raw) // 3 * 3]).decode())
+    return "|".join(re.escape(o) for o in sorted(set(out), key=len, reverse=True))
+
+
+_B64_DOCKERCONFIG = _b64_prefixes('{"auths":', '{ "auths":', '{\n  "auths":', '{\n\t"auths":',
+                                  '{\n    "auths":', '{"auths" :', '{"auth":', '{ "auth":')
+
+# Generic ``key = value`` secrets: the key words we look for, and key endings that name a secret
+# rather than hold one (``secretName: regcred``, ``password_file=/run/x``).
+_SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "api-key", "credential")
+_NOT_A_SECRET_KEY_ENDINGS = ("name", "names", "ref", "file", "path", "type", "id", "s", "realm", "url",
+                             "uri", "dir", "kind", "policy", "ttl", "length", "key_id")
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
+_VALUE_STOP = frozenset(" \t\r\n,;&\"'<>)]}")
+
+
+def _secret_assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
+    """``password=x``, ``"token": "x"``, ``  secret: x`` (YAML key at line start).
+
+    A colon only counts after a quoted key or a key that starts its line, so prose such as ``failed to
+    fetch anonymous token: unexpected status`` is left alone.
+    """
+    n = len(lower)
+    for word in _SECRET_WORDS:
+        pos = lower.find(word)
+        while pos != -1:
+            key_start = pos
+            while key_start > 0 and lower[key_start - 1] in _KEY_CHARS:
+                key_start -= 1
+            key_end = pos + len(word)
+            while key_end < n and lower[key_end] in _KEY_CHARS:
+                key_end += 1
+            nxt = lower.find(word, key_end)
+            key = lower[key_start:key_end]
+            if key.endswith(_NOT_A_SECRET_KEY_ENDINGS) and not key.endswith(word):
+                pos = nxt
+                continue
+            i = key_end
+            quoted_key = i < n and lower[i] in "\"'"
+            if quoted_key:
+                i += 1
+            while i < n and lower[i] in " \t":
+                i += 1
+            if i >= n or lower[i] not in "=:":
+                pos = nxt
+                continue
+            if lower[i] == ":":
+                ls, _ = line_bounds(lower, key_start)
+                lead = lower[ls:key_start].strip(" \t-\"'{,")
+                if not (quoted_key or lead == ""):
+                    pos = nxt
+                    continue
+                if i + 1 < n and lower[i + 1] == "/":  # ``token://`` is a URL scheme, not a value
+                    pos = nxt
+                    continue
+            i += 1
+            while i < n and lower[i] in " \t":
+                i += 1
+            if i < n and lower[i] in "\"'":
+                quote = lower[i]
+                end = lower.find(quote, i + 1, min(n, i + 1 + 1024))
+                nl = lower.find("\n", i + 1, end if end != -1 else min(n, i + 1025))
+                if end != -1 and nl == -1 and end > i + 1:
+                    yield i + 1, end
+                pos = nxt
+                continue
+            j = i
+            while j < n and j - i < 1024 and lower[j] not in _VALUE_STOP:
+                j += 1
+            if j > i and not lower.startswith("[redacted", i) and lower[i] not in "{[$":
+                yield i, j
+            pos = nxt
+
+
+_FLAG_VALUE = re.compile(r"(?:-p|--password|--passwd|--creds|--src-creds|--dest-creds|--registry-token)"
+                         r"(?:=|[ \t]+)(\"[^\"\n]{1,512}\"|'[^'\n]{1,512}'|[^\s]{1,512})")
+
+
+def _login_passwords(text: str, lower: str) -> Iterator[tuple[int, int]]:
+    """``docker login -u u -p X``, ``--password X``, ``--password=X``, ``skopeo --creds u:X``.
+
+    ``-p`` is only a password inside a ``login`` command (``docker run -p 80:80`` publishes a port).
+    """
+    seen_lines: set[int] = set()
+    for trigger in (" login", "--password", "--passwd", "creds", "--registry-token"):
+        pos = lower.find(trigger)
+        while pos != -1:
+            ls, le = line_bounds(lower, pos)
+            if ls not in seen_lines:
+                seen_lines.add(ls)
+                is_login = lower.find(" login", ls, le) != -1 or lower.startswith("login", ls)
+                for m in _FLAG_VALUE.finditer(lower, ls, le):
+                    flag_start = m.start()
+                    if flag_start > ls and not lower[flag_start - 1].isspace():
+                        continue
+                    if m.group(0).startswith("-p") and not m.group(0).startswith("-p=") and not is_login:
+                        continue
+                    if m.group(0).startswith("-p") and not is_login:
+                        continue
+                    s, e = m.span(1)
+                    if lower[s] in "\"'":
+                        s, e = s + 1, e - 1
+                    if lower.startswith("-", s) or s >= e:  # ``--password-stdin`` style flags
+                        continue
+                    yield s, e
+            pos = lower.find(trigger, le)
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionRule:
+    name: str
+    triggers: tuple[str, ...]  # lowercase literals; the rule runs only if one is in the lowered text
+    find: _Finder
+
+
+RULES: tuple[RedactionRule, ...] = (
+    RedactionRule("private_key", ("private key-----",), _regex_finder(
+        r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----[\s\S]{0,16384}?-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----")),
+    # An unterminated key block (the paste was cut): redact the base64 body that follows the header.
+    RedactionRule("private_key", ("private key-----",), _regex_finder(
+        r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----[A-Za-z0-9+/=\s:,-]{0,16384}")),
+    RedactionRule("dockerconfigjson", (".dockerconfigjson", ".dockercfg"), _regex_finder(
+        r"\.(?:dockerconfigjson|dockercfg)[\"']?\s{0,8}[:=]\s{0,8}[\"']?([a-z0-9+/=]{8,65536})", 1,
+        on_lower=True)),
+    RedactionRule("dockerconfigjson", tuple(p.lower() for p in _B64_DOCKERCONFIG.replace("\\", "").split("|")),
+                  _regex_finder(rf"(?:{_B64_DOCKERCONFIG})[A-Za-z0-9+/=]{{0,65536}}")),
+    RedactionRule("docker_config_auth", ('"auth"', '"identitytoken"', '"registrytoken"'), _regex_finder(
+        r"\"(?:auth|identitytoken|registrytoken)\"\s{0,8}:\s{0,8}\"([^\"\\\n]{1,16384})\"", 1, on_lower=True)),
+    RedactionRule("docker_config_auth", ("auth:", "auth="), _regex_finder(
+        r"(?<![a-z0-9_])auth[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?([a-z0-9+/]{8,16384}={0,2})", 1, on_lower=True,
+        accept=_looks_like_base64_secret)),
+    RedactionRule("authorization_header", ("authorization", "x-registry-auth"), _regex_finder(
+        r"(?:authorization[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?(?:basic|bearer|token|negotiate)[ \t]{1,8}"
+        r"|x-registry-auth[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?)([a-z0-9._~+/=-]{4,16384})", 1, on_lower=True)),
+    RedactionRule("authorization_header", ("bearer ",), _regex_finder(
+        r"bearer[ \t]{1,8}([a-z0-9._~+/-]{16,16384}=*)", 1, on_lower=True)),
+    RedactionRule("jwt", ("eyj",), _regex_finder(
+        r"eyJ[A-Za-z0-9_-]{8,16384}\.eyJ[A-Za-z0-9_-]{8,16384}\.[A-Za-z0-9_-]{0,16384}")),
+    RedactionRule("url_password", ("://",), _regex_finder(
+        r"://([^/\s:@\"'<>]{1,256}):([^/\s@\"'<>]{1,1024})@", 2)),
+    RedactionRule("docker_login_password", (" login", "--password", "--passwd", "creds", "--registry-token"),
+                  _login_passwords),
+    RedactionRule("aws_secret_access_key", ("secret_access_key", "secretaccesskey", "aws_secret_key"),
+                  _regex_finder(r"(?:secret_access_key|secretaccesskey|aws_secret_key)[\"']?[ \t]{0,8}[:=]"
+                                r"[ \t]{0,8}[\"']?([a-z0-9/+=]{40})(?![a-z0-9/+=])", 1, on_lower=True)),
+    RedactionRule("aws_access_key_id", ("akia", "asia", "agpa", "aida", "aroa", "aipa", "anpa", "anva"),
+                  _regex_finder(r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Za-z0-9])",
+                                accept=_not_after_alnum)),
+    RedactionRule("github_token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), _regex_finder(
+        r"gh[pousr]_[A-Za-z0-9]{36,255}(?![A-Za-z0-9])", accept=_not_after_alnum)),
+    RedactionRule("github_token", ("github_pat_",), _regex_finder(r"github_pat_[A-Za-z0-9_]{22,255}")),
+    RedactionRule("gitlab_token", ("glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "gloas-", "glsoat-", "glft-"),
+                  _regex_finder(r"gl(?:pat|dt|rt|ptt|cbt|oas|soat|ft)-[A-Za-z0-9_-]{20,255}",
+                                accept=_not_after_alnum)),
+    RedactionRule("slack_token", ("xox", "xapp-"), _regex_finder(
+        r"(?:xox[abposre]-[A-Za-z0-9-]{10,255}|xoxe\.xox[a-z]-[A-Za-z0-9-]{10,255}|xapp-\d-[A-Za-z0-9-]{10,255})",
+        accept=_not_after_alnum)),
+    RedactionRule("slack_webhook", ("hooks.slack.com/services/",), _regex_finder(
+        r"hooks\.slack\.com/services/([A-Za-z0-9/_-]{10,255})", 1)),
+    RedactionRule("secret_assignment", _SECRET_WORDS, _secret_assignments),
+)
+
+
+def _merge(spans: list[_Span]) -> list[_Span]:
+    """Union overlapping spans; the earlier rule in ``RULES`` names a merged span."""
+    spans.sort(key=lambda s: (s.start, s.priority))
+    merged: list[_Span] = []
+    for span in spans:
+        if merged and span.start < merged[-1].end:
+            last = merged[-1]
+            rule = last.rule if last.priority <= span.priority else span.rule
+            merged[-1] = _Span(last.start, max(last.end, span.end), rule, min(last.priority, span.priority))
+        else:
+            merged.append(span)
+    return merged
+
+
+def redact(text: str, *, lower: str | None = None) -> Redaction:
+    """Return ``text`` with every secret replaced by ``[REDACTED:<rule>]``.
+
+    ``lower`` may be passed when the caller already has ``ascii_lower(text)``.
+    """
+    lowered = lower if lower is not None else ascii_lower(text)
+    spans: list[_Span] = []
+    for priority, rule in enumerate(RULES):
+        if not any(t in lowered for t in rule.triggers):
+            continue
+        for s, e in rule.find(text, lowered):
+            if text.startswith(MARK, s):  # already redacted (idempotence)
+                continue
+            spans.append(_Span(s, e, rule.name, priority))
+    if not spans:
+        return Redaction(text=text)
+    merged = _merge(spans)
+    parts: list[str] = []
+    last = 0
+    used: list[str] = []
+    for span in merged:
+        parts.append(text[last:span.start])
+        parts.append(f"{MARK}{span.rule}]")
+        last = span.end
+        if span.rule not in used:
+            used.append(span.rule)
+    parts.append(text[last:])
+    return Redaction(text="".join(parts), count=len(merged), rules=used)
