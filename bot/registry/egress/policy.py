@@ -9,6 +9,7 @@ bot cannot be used to map an internal network through DNS.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -19,7 +20,6 @@ import httpx
 from bot.domain.errors import ConfigError, EgressDenied
 from bot.registry.egress.addresses import (
     IPAddress,
-    NotAnAddress,
     classify,
     parse_host_literal,
     without_scope,
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 _DEFAULT_PORTS: Mapping[str, int] = MappingProxyType({"https": 443, "http": 80})
 _MAX_HOST_CHARS = 253
+# What a host can hold once IDNA-encoded: LDH labels (plus "_", seen in internal names), or an IPv6
+# address with an optional zone id. Anything else is refused rather than handed to a resolver.
+_HOST_CHARS = re.compile(r"\A[a-z0-9._\-]+\Z|\A[0-9a-f:.]+(%[a-z0-9._\-]+)?\Z")
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,11 @@ def canonical_host(raw: str) -> str:
     host = host.replace("%25", "%")  # a URL-encoded IPv6 zone id
     if host.endswith("."):
         host = host[:-1]
-    if not host or host.endswith(".") or len(host) > _MAX_HOST_CHARS or not host.isascii():
+    if not host or host.endswith(".") or len(host) > _MAX_HOST_CHARS or not _HOST_CHARS.match(host):
         raise EgressDenied(f"{_show(raw)} is not a host name imagecheck will contact.")
     try:
         literal = parse_host_literal(host)
-    except NotAnAddress as exc:
-        raise EgressDenied(f"{_show(raw)} is not a valid host name or IP address.") from exc
-    except ValueError as exc:  # ipaddress rejects a zone id it cannot read
+    except ValueError as exc:  # NotAnAddress, or a zone id ipaddress cannot read
         raise EgressDenied(f"{_show(raw)} is not a valid host name or IP address.") from exc
     if literal is None:
         return host
@@ -257,10 +258,8 @@ class EgressPolicy:
         default port when the scheme is not known, as after DNS: the URL check already ran)."""
         bracketed = f"[{host}]" if ":" in host else host
         exact = f"{bracketed}:{port}"
-        if default_port is not None:
-            portless_ok = port == default_port
-        else:
-            portless_ok = port in self.default_ports.values()
+        defaults = (default_port,) if default_port is not None else tuple(self.default_ports.values())
+        portless_ok = port in defaults
         return any(exact in entries or (portless_ok and bracketed in entries) for entries in sets)
 
 
