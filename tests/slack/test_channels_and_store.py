@@ -10,8 +10,8 @@ import pytest_asyncio
 from bot.domain.ports import StatePort
 from bot.domain.triage import reconcile, redact, triage
 from bot.slack.services import SlackOptions
-from bot.store.memory_store import MemoryStore
 from bot.store.factory import open_store
+from bot.store.memory_store import MemoryStore
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.slack_emulator import SlackEmulator
 from tests.slack.diagnoses import not_found
