@@ -153,9 +153,7 @@ def _handler_for(owner: HttpFaultServer) -> type[BaseHTTPRequestHandler]:
             request = Request(self.command, url.path, parse_qs(url.query), dict(self.headers.items()))
             reply = owner.respond(request)
             owner.log.record(
-                LoggedRequest(
-                    self.command, url.path, url.query, reply.status, self.headers.get("User-Agent", "")
-                )
+                LoggedRequest(self.command, url.path, url.query, reply.status, self.headers.get("User-Agent", ""))
             )
             self.send_response(reply.status)
             headers = {"Content-Length": str(len(reply.body)), **reply.headers}
@@ -340,8 +338,7 @@ class RateLimitedServer(HttpFaultServer):
         return oci_error(
             429,
             "TOOMANYREQUESTS",
-            "You have reached your pull rate limit. "
-            "You may increase the limit by authenticating and upgrading",
+            "You have reached your pull rate limit. You may increase the limit by authenticating and upgrading",
             {
                 "RateLimit-Limit": f"{self.limit};w={self.window}",
                 "RateLimit-Remaining": f"0;w={self.window}",
@@ -367,18 +364,11 @@ class RedirectServer(HttpFaultServer):
 
     def respond(self, request: Request) -> Reply:
         location = self.routes.get(request.path)
-        if (
-            location is None
-            and self.default is not None
-            and request.path.startswith("/v2/")
-            and request.path != "/v2/"
-        ):
+        if location is None and self.default is not None and request.path.startswith("/v2/") and request.path != "/v2/":
             location = self.default
         if location is None:
             return json_reply(200, {"path": request.path})
-        return Reply(
-            self.status, b"", {"Location": location.format(base=self.base_url), **API_VERSION_HEADER}
-        )
+        return Reply(self.status, b"", {"Location": location.format(base=self.base_url), **API_VERSION_HEADER})
 
 
 def _manifest_body(note: str) -> bytes:
@@ -478,9 +468,7 @@ class HostileRealmServer(HttpFaultServer):
     def respond(self, request: Request) -> Reply:
         if request.path == "/token":
             self.token_requests.append(request.headers.get("Authorization"))
-            return json_reply(
-                200, {"token": "hostile-token", "access_token": "hostile-token", "expires_in": 300}
-            )
+            return json_reply(200, {"token": "hostile-token", "access_token": "hostile-token", "expires_in": 300})
         challenge = f'Bearer realm="{self.realm}",service="{self.service}"'
         if "/manifests/" in request.path or "/tags/" in request.path:
             name = request.path.removeprefix("/v2/").split("/manifests/")[0].split("/tags/")[0]
@@ -535,3 +523,36 @@ class PaginatedTagsServer(HttpFaultServer):
             link = f"{self.link_base or ''}/v2/{self.repository}/tags/list?n={n}&last={next_last}"
             headers["Link"] = f'<{link}>; rel="next"'
         return json_reply(200, {"name": self.repository, "tags": page}, headers)
+
+
+SCHEMA1_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+
+
+def schema1_manifest(name: str = "legacy/app", tag: str = "1.0") -> bytes:
+    """A Docker schema 1 manifest as old registries serve it (unsigned here; nobody should verify it)."""
+    return json.dumps(
+        {
+            "schemaVersion": 1,
+            "name": name,
+            "tag": tag,
+            "architecture": "amd64",
+            "fsLayers": [{"blobSum": "sha256:" + hashlib.sha256(b"layer").hexdigest()}],
+            "history": [{"v1Compatibility": '{"id":"0"}'}],
+        },
+        indent=3,
+    ).encode()
+
+
+class ScriptedServer(HttpFaultServer):
+    """Answers each exact path with a fixed ``Reply`` (any method); other paths as a registry would
+    (``/v2/`` 200, else 404 NAME_UNKNOWN). For one-off answers: 403 DENIED, 5xx, schema 1, bad JSON…
+
+    >>> ScriptedServer({"/v2/a/manifests/1": oci_error(403, "DENIED", "requested access is denied")})
+    """
+
+    def __init__(self, routes: Mapping[str, Reply]) -> None:
+        super().__init__()
+        self.routes = dict(routes)
+
+    def respond(self, request: Request) -> Reply:
+        return self.routes.get(request.path) or super().respond(request)

@@ -219,8 +219,7 @@ class RegistryPusher:
     def _ok(self, response: httpx.Response, *expected: int) -> httpx.Response:
         if response.status_code not in expected:
             raise RuntimeError(
-                f"{response.request.method} {response.request.url} -> "
-                f"{response.status_code} {response.text[:500]}"
+                f"{response.request.method} {response.request.url} -> {response.status_code} {response.text[:500]}"
             )
         return response
 
@@ -230,9 +229,7 @@ class RegistryPusher:
         location = httpx.URL(start.headers["Location"])
         # Keep the upload's own query (_state=…) and add the digest: httpx's params= would replace it.
         location = location.copy_merge_params({"digest": digest})
-        self._ok(
-            self.client.put(location, content=data, headers={"Content-Type": "application/octet-stream"}), 201
-        )
+        self._ok(self.client.put(location, content=data, headers={"Content-Type": "application/octet-stream"}), 201)
         return digest
 
     def push_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> str:
@@ -244,9 +241,7 @@ class RegistryPusher:
         )
         digest = sha256_digest(body)
         if response.headers.get("Docker-Content-Digest") != digest:
-            raise RuntimeError(
-                f"registry stored {response.headers.get('Docker-Content-Digest')}, sent {digest}"
-            )
+            raise RuntimeError(f"registry stored {response.headers.get('Docker-Content-Digest')}, sent {digest}")
         return digest
 
     def delete_manifest(self, repository: str, digest: str) -> None:
@@ -377,9 +372,7 @@ class RegistryPusher:
                 }
             )
         media_type = DOCKER_LIST if docker else OCI_INDEX
-        body = json.dumps(
-            {"schemaVersion": 2, "mediaType": media_type, "manifests": entries}, indent=2
-        ).encode()
+        body = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": entries}, indent=2).encode()
         digest = self._push_tagged(repository, tags, body, media_type)
         return PushedIndex(repository, digest, media_type, len(body), children, attestations, tags, body)
 
@@ -436,10 +429,7 @@ def _manifest_json(*, docker: bool, config: tuple[str, int], layers: list[tuple[
                 "digest": config[0],
                 "size": config[1],
             },
-            "layers": [
-                {"mediaType": DOCKER_LAYER if docker else OCI_LAYER, "digest": d, "size": s}
-                for d, s in layers
-            ],
+            "layers": [{"mediaType": DOCKER_LAYER if docker else OCI_LAYER, "digest": d, "size": s} for d, s in layers],
         },
         indent=2,
     ).encode()
@@ -471,9 +461,7 @@ def filler_tags(count: int = FILLER_TAG_COUNT) -> list[str]:
     return [f"nightly-{i:03d}" for i in range(count)]
 
 
-def populate(
-    registry: RegistryProcess, prefix: str = "", pool: ThreadPoolExecutor | None = None
-) -> ScenarioSet:
+def populate(registry: RegistryProcess, prefix: str = "", pool: ThreadPoolExecutor | None = None) -> ScenarioSet:
     """Push every scenario of ``ScenarioSet`` under ``prefix`` into ``registry``."""
     pusher = RegistryPusher(registry)
     own_pool = pool is None
@@ -508,9 +496,7 @@ def populate(
 
         submit = pool.submit
         f_payments = submit(payments)
-        f_single_oci = submit(
-            pusher.push_image, f"{p}single/oci", ("1.0",), AMD64, seed="single-oci", layers=2
-        )
+        f_single_oci = submit(pusher.push_image, f"{p}single/oci", ("1.0",), AMD64, seed="single-oci", layers=2)
         f_single_docker = submit(
             pusher.push_image, f"{p}single/docker", ("1.0",), AMD64, seed="single-docker", docker=True
         )
@@ -525,9 +511,7 @@ def populate(
         f_dangling = submit(dangling)
         f_missing_blob = submit(missing_blob)
         f_mirror_current = submit(pusher.push_image, f"{p}mirror/app", ("stable",), AMD64, seed="mirror-new")
-        f_mirror_agreed = submit(
-            pusher.push_image, f"{p}mirror/app", ("agreed",), AMD64, seed="mirror-agreed"
-        )
+        f_mirror_agreed = submit(pusher.push_image, f"{p}mirror/app", ("agreed",), AMD64, seed="mirror-agreed")
         dangling_index, deleted = f_dangling.result()
         broken, blob = f_missing_blob.result()
         return ScenarioSet(
@@ -565,9 +549,7 @@ class StaleMirror:
     agreed_digest: str
 
 
-def populate_stale_mirror(
-    mirror: RegistryProcess, upstream: RegistryProcess, upstream_set: ScenarioSet
-) -> StaleMirror:
+def populate_stale_mirror(mirror: RegistryProcess, upstream: RegistryProcess, upstream_set: ScenarioSet) -> StaleMirror:
     pusher = RegistryPusher(mirror)
     try:
         repo = upstream_set.mirror_current.repository

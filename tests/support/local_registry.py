@@ -66,6 +66,10 @@ class LocalRegistry:
         return self.process.reader
 
     @property
+    def outsider(self) -> Credentials | None:
+        return self.process.outsider
+
+    @property
     def token_server(self) -> TokenServer | None:
         return self.process.token_server
 
@@ -97,9 +101,7 @@ def running_registry(directory: Path, flavour: Flavour = Flavour.open) -> Iterat
         process.start()
         if flavour is Flavour.token:
             with ThreadPoolExecutor(max_workers=16) as pool:
-                yield LocalRegistry(
-                    process, populate(process, "public/", pool), populate(process, "private/", pool)
-                )
+                yield LocalRegistry(process, populate(process, "public/", pool), populate(process, "private/", pool))
         else:
             yield LocalRegistry(process, populate(process))
     finally:

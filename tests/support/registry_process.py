@@ -23,7 +23,7 @@ import bcrypt
 import httpx
 
 from tests.support.access_log import RegistryAccessLog
-from tests.support.token_server import ADMIN, READER, TokenServer
+from tests.support.token_server import ADMIN, OUTSIDER, READER, TokenServer
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 _LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
@@ -54,8 +54,7 @@ BASIC_READER = Credentials("reader", "basic-reader-pw")
 def _htpasswd(users: tuple[Credentials, ...]) -> str:
     # Cost 4 is bcrypt's minimum: the registry checks the hash on every request, keep it cheap.
     return "".join(
-        f"{u.username}:{bcrypt.hashpw(u.password.encode(), bcrypt.gensalt(rounds=4)).decode()}\n"
-        for u in users
+        f"{u.username}:{bcrypt.hashpw(u.password.encode(), bcrypt.gensalt(rounds=4)).decode()}\n" for u in users
     )
 
 
@@ -110,6 +109,13 @@ class RegistryProcess:
             return BASIC_READER
         if self.flavour is Flavour.token:
             return Credentials(READER.username, READER.password)
+        return None
+
+    @property
+    def outsider(self) -> Credentials | None:
+        """Token flavour only: a valid login that may pull ``public/`` but not ``private/``."""
+        if self.flavour is Flavour.token:
+            return Credentials(OUTSIDER.username, OUTSIDER.password)
         return None
 
     # --- addresses ---------------------------------------------------------------------------------
@@ -171,9 +177,7 @@ class RegistryProcess:
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},  # no REGISTRY_* leaking in
                 # Linux sends PDEATHSIG when the *thread* that forked exits, so only tie the
                 # registry to a long-lived main thread, never to a pool worker.
-                preexec_fn=_die_with_parent
-                if threading.current_thread() is threading.main_thread()
-                else None,
+                preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
             )
         deadline = time.monotonic() + timeout
         while self._port is None:

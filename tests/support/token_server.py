@@ -4,7 +4,8 @@ It signs ES256 JWTs with a key whose self-signed certificate is the registry's `
 the certificate travels in the token's ``x5c`` header, which is how distribution 2.8 finds the key.
 
 Policy (like Docker Hub's):
-- ``public/...``: anyone may pull; ``private/...``: only known users may pull.
+- ``public/...``: anyone may pull; ``private/...``: ``reader`` and ``admin`` may pull, ``outsider``
+  (a valid login) may not.
 - an anonymous request for ``private/...`` still gets a token, with no actions, so the registry then
   answers 401 ``insufficient_scope``;
 - the admin user gets every action asked for (push, delete, catalog) on every repository;
@@ -44,10 +45,13 @@ class TokenUser:
     username: str
     password: str
     admin: bool = False
+    private_access: bool = True  # may pull private/...
 
 
 ADMIN = TokenUser("admin", "admin-secret-pw", admin=True)
 READER = TokenUser("reader", "reader-secret-pw")
+# Logs in fine but may not pull private/: the "authenticated yet not allowed" case.
+OUTSIDER = TokenUser("outsider", "outsider-secret-pw", private_access=False)
 
 
 def _b64url(data: bytes) -> str:
@@ -73,16 +77,14 @@ class TokenServer:
     """Start with ``start()``; ``realm`` is the URL to put in the registry's config."""
 
     def __init__(
-        self, directory: Path, *, users: tuple[TokenUser, ...] = (ADMIN, READER), expires_in: int = 300
+        self, directory: Path, *, users: tuple[TokenUser, ...] = (ADMIN, READER, OUTSIDER), expires_in: int = 300
     ) -> None:
         self.users = {u.username: u for u in users}
         self.expires_in = expires_in
         self.service = TOKEN_SERVICE
         self.issuer = TOKEN_ISSUER
         self.cert: CertFiles
-        self.cert, self._key = self_signed(
-            directory, "token-signing", "imagecheck test token signer", names=()
-        )
+        self.cert, self._key = self_signed(directory, "token-signing", "imagecheck test token signer", names=())
         cert = x509.load_pem_x509_certificate(self.cert.cert_pem)
         self._x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
         self.log = InProcessLog()
@@ -159,9 +161,8 @@ class TokenServer:
         if scope.type != "repository":
             return []
         allowed: set[str] = set()
-        if scope.name.startswith(PUBLIC_PREFIX) or (
-            user is not None and scope.name.startswith(PRIVATE_PREFIX)
-        ):
+        private_ok = user is not None and user.private_access and scope.name.startswith(PRIVATE_PREFIX)
+        if scope.name.startswith(PUBLIC_PREFIX) or private_ok:
             allowed = {"pull"}
         return [a for a in scope.actions if a in allowed]
 
@@ -237,9 +238,7 @@ def _make_handler(owner: TokenServer) -> type[BaseHTTPRequestHandler]:
                 for part in text.split(" "):
                     scope = Scope.parse(part)
                     if scope is not None:
-                        access.append(
-                            {"type": scope.type, "name": scope.name, "actions": owner.granted(user, scope)}
-                        )
+                        access.append({"type": scope.type, "name": scope.name, "actions": owner.granted(user, scope)})
             token, issued = owner.issue(user.username if user else "", access)
             self._answer(
                 200,

@@ -24,9 +24,7 @@ def test_parses_a_distribution_access_log_line() -> None:
         200,
     )
     assert parsed.user_agent == "imagecheck/0.1"
-    assert (
-        parse_combined_line('time="2026-11-29T23:20:37Z" level=info msg="listening on 127.0.0.1:1"') is None
-    )
+    assert parse_combined_line('time="2026-11-29T23:20:37Z" level=info msg="listening on 127.0.0.1:1"') is None
 
 
 def test_counts_exactly_the_requests_since_a_mark(registry_open: LocalRegistry) -> None:

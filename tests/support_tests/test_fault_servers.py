@@ -15,6 +15,7 @@ import pytest
 from tests.support.fault_servers import (
     REALM_LOOPBACK_OTHER_NAME,
     REALM_METADATA,
+    SCHEMA1_MEDIA_TYPE,
     BlackholeServer,
     DigestLyingServer,
     GzipBombServer,
@@ -24,9 +25,13 @@ from tests.support.fault_servers import (
     RateLimitedServer,
     RedirectServer,
     RefusedEndpoint,
+    Reply,
+    ScriptedServer,
     SkewedClockServer,
     TlsServer,
     TrickleServer,
+    oci_error,
+    schema1_manifest,
 )
 from tests.support.tls import TestCA
 
@@ -153,9 +158,7 @@ def test_hostile_realm_server_hands_out_the_configured_realm(
 
     other_name = hostile_realm_server(REALM_LOOPBACK_OTHER_NAME)
     assert other_name.realm == f"http://localhost:{other_name.port}/token"
-    assert (
-        f'realm="{other_name.realm}"' in httpx.get(f"{other_name.base_url}/v2/").headers["WWW-Authenticate"]
-    )
+    assert f'realm="{other_name.realm}"' in httpx.get(f"{other_name.base_url}/v2/").headers["WWW-Authenticate"]
     # What a careless client would send to the realm is recorded.
     httpx.get(f"{other_name.base_url}/token", auth=("user", "secret"))
     httpx.get(f"{other_name.base_url}/token")
@@ -200,3 +203,22 @@ def test_paginated_tags_can_loop_or_leave_the_host(
     offsite = paginated_tags_server("a/b", tags, page_size=10, link_base="http://169.254.169.254")
     link = httpx.get(f"{offsite.base_url}/v2/a/b/tags/list?n=10").headers["Link"]
     assert link.startswith("<http://169.254.169.254/v2/a/b/tags/list?n=10&last=t009>")
+
+
+def test_scripted_server_answers_what_it_is_told(scripted_server: Callable[..., ScriptedServer]) -> None:
+    schema1 = schema1_manifest()
+    server = scripted_server(
+        {
+            "/v2/private/app/manifests/1.0": oci_error(403, "DENIED", "requested access to the resource is denied"),
+            "/v2/legacy/app/manifests/1.0": Reply(200, schema1, {"Content-Type": SCHEMA1_MEDIA_TYPE}),
+        }
+    )
+    denied = httpx.get(f"{server.base_url}/v2/private/app/manifests/1.0")
+    assert denied.status_code == 403
+    assert denied.json()["errors"][0]["code"] == "DENIED"
+    legacy = httpx.get(f"{server.base_url}/v2/legacy/app/manifests/1.0")
+    assert legacy.headers["Content-Type"] == SCHEMA1_MEDIA_TYPE
+    assert legacy.json()["schemaVersion"] == 1
+    assert httpx.get(f"{server.base_url}/v2/").status_code == 200
+    assert httpx.get(f"{server.base_url}/v2/other/manifests/1").json()["errors"][0]["code"] == "NAME_UNKNOWN"
+    assert [r.status for r in server.log.requests] == [403, 200, 200, 404]

@@ -84,9 +84,7 @@ def test_basic_registry_needs_the_right_password(registry_basic: LocalRegistry) 
         assert ok.headers["Docker-Content-Digest"] == image.digest
 
 
-def test_token_registry_challenges_with_our_realm(
-    registry_token: LocalRegistry, token_server: TokenServer
-) -> None:
+def test_token_registry_challenges_with_our_realm(registry_token: LocalRegistry, token_server: TokenServer) -> None:
     reply = httpx.get(f"{registry_token.base_url}/v2/")
     assert reply.status_code == 401
     challenge = reply.headers["WWW-Authenticate"]
@@ -95,15 +93,11 @@ def test_token_registry_challenges_with_our_realm(
     assert f'service="{token_server.service}"' in challenge
 
 
-def test_token_registry_lets_anyone_pull_public(
-    registry_token: LocalRegistry, token_server: TokenServer
-) -> None:
+def test_token_registry_lets_anyone_pull_public(registry_token: LocalRegistry, token_server: TokenServer) -> None:
     image = registry_token.scenarios.single_oci
     assert image.repository.startswith("public/")
     token = bearer(token_server, f"repository:{image.repository}:pull")
-    assert jwt_claims(token)["access"] == [
-        {"type": "repository", "name": image.repository, "actions": ["pull"]}
-    ]
+    assert jwt_claims(token)["access"] == [{"type": "repository", "name": image.repository, "actions": ["pull"]}]
     reply = get_manifest(registry_token, image.repository, "1.0", Authorization=f"Bearer {token}")
     assert reply.status_code == 200
     assert reply.headers["Docker-Content-Digest"] == image.digest
@@ -137,9 +131,7 @@ def test_a_private_repo_that_does_not_exist_looks_the_same_to_anonymous(
     assert 'error="insufficient_scope"' in reply.headers["WWW-Authenticate"]
 
 
-def test_token_registry_lets_the_reader_pull_private(
-    registry_token: LocalRegistry, token_server: TokenServer
-) -> None:
+def test_token_registry_lets_the_reader_pull_private(registry_token: LocalRegistry, token_server: TokenServer) -> None:
     assert registry_token.private_scenarios is not None
     assert registry_token.reader is not None
     image = registry_token.private_scenarios.single_docker
@@ -192,9 +184,7 @@ def test_every_scenario_digest_is_what_the_registry_serves(
                 (scenarios.mirror_current, "stable"),
             ]
             for image, tag in checks:
-                reply = pusher.client.get(
-                    f"/v2/{image.repository}/manifests/{tag}", headers={"Accept": ACCEPT_ALL}
-                )
+                reply = pusher.client.get(f"/v2/{image.repository}/manifests/{tag}", headers={"Accept": ACCEPT_ALL})
                 assert reply.status_code == 200, (image.repository, reply.text)
                 assert reply.headers["Docker-Content-Digest"] == image.digest == sha256(reply.content)
                 assert reply.headers["Content-Type"] == image.media_type
@@ -226,9 +216,9 @@ def test_skopeo_pulls_with_credentials_and_fails_without(
     assert registry_token.private_scenarios is not None
     basic_image = registry_basic.scenarios.single_oci
     assert (
-        skopeo_inspect(
-            registry_basic.ref(basic_image.repository, "1.0"), creds=registry_basic.reader.skopeo()
-        )["Digest"]
+        skopeo_inspect(registry_basic.ref(basic_image.repository, "1.0"), creds=registry_basic.reader.skopeo())[
+            "Digest"
+        ]
         == basic_image.digest
     )
     public = registry_token.scenarios.single_oci
@@ -236,9 +226,7 @@ def test_skopeo_pulls_with_credentials_and_fails_without(
     private = registry_token.private_scenarios.single_oci
     with pytest.raises(SkopeoError):
         skopeo_inspect(registry_token.ref(private.repository, "1.0"))
-    inspected = skopeo_inspect(
-        registry_token.ref(private.repository, "1.0"), creds=registry_token.reader.skopeo()
-    )
+    inspected = skopeo_inspect(registry_token.ref(private.repository, "1.0"), creds=registry_token.reader.skopeo())
     assert inspected["Digest"] == private.digest
 
 
@@ -246,9 +234,7 @@ def test_multi_arch_index_and_manifest_list(registry_open: LocalRegistry) -> Non
     s = registry_open.scenarios
     index = get_manifest(registry_open, s.multi_oci.repository, "1.0").json()
     platforms = [
-        "/".join(
-            filter(None, (m["platform"]["os"], m["platform"]["architecture"], m["platform"].get("variant")))
-        )
+        "/".join(filter(None, (m["platform"]["os"], m["platform"]["architecture"], m["platform"].get("variant"))))
         for m in index["manifests"]
     ]
     assert platforms == [AMD64, ARM64, ARMV7, UNKNOWN]
@@ -263,9 +249,7 @@ def test_multi_arch_index_and_manifest_list(registry_open: LocalRegistry) -> Non
     # Every child is a real image whose config names its platform.
     for child in s.multi_oci.children:
         manifest = get_manifest(registry_open, child.repository, child.digest).json()
-        config = httpx.get(
-            f"{registry_open.base_url}/v2/{child.repository}/blobs/{manifest['config']['digest']}"
-        )
+        config = httpx.get(f"{registry_open.base_url}/v2/{child.repository}/blobs/{manifest['config']['digest']}")
         os_, arch, *variant = child.platform.split("/")
         assert (config.json()["os"], config.json()["architecture"]) == (os_, arch)
         assert config.json().get("variant") == (variant[0] if variant else None)
@@ -386,9 +370,23 @@ def test_token_is_an_es256_jwt_signed_by_the_bundled_certificate(token_server: T
 def test_running_registry_works_outside_pytest_fixtures(tmp_path: Path) -> None:
     with running_registry(tmp_path, Flavour.open) as registry:
         image = registry.scenarios.single_docker
-        reply = httpx.head(
-            f"{registry.base_url}/v2/{image.repository}/manifests/1.0", headers={"Accept": ACCEPT_ALL}
-        )
+        reply = httpx.head(f"{registry.base_url}/v2/{image.repository}/manifests/1.0", headers={"Accept": ACCEPT_ALL})
         assert reply.headers["Docker-Content-Digest"] == image.digest
         process = registry.process
     assert not process.running
+
+
+def test_token_registry_outsider_logs_in_but_cannot_pull_private(
+    registry_token: LocalRegistry, token_server: TokenServer
+) -> None:
+    assert registry_token.outsider is not None
+    assert registry_token.private_scenarios is not None
+    private = registry_token.private_scenarios.single_oci
+    token = bearer(token_server, f"repository:{private.repository}:pull", registry_token.outsider.as_tuple())
+    assert jwt_claims(token)["sub"] == registry_token.outsider.username
+    assert jwt_claims(token)["access"][0]["actions"] == []
+    denied = get_manifest(registry_token, private.repository, "1.0", Authorization=f"Bearer {token}")
+    assert denied.status_code == 401
+    public = registry_token.scenarios.single_oci
+    token = bearer(token_server, f"repository:{public.repository}:pull", registry_token.outsider.as_tuple())
+    assert get_manifest(registry_token, public.repository, "1.0", Authorization=f"Bearer {token}").status_code == 200
