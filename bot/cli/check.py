@@ -132,20 +132,54 @@ async def check_all(refs: Sequence[ImageRef], platforms: Sequence[Platform], *, 
         return await runtime.checks.check_many(list(refs), platforms=platforms, deep=deep, fresh=fresh)
 
 
+def format_diagnosis(d: Diagnosis, *, colour: bool = False) -> str:
+    """The human rendering ``imagecheck check`` prints (other commands reuse it)."""
+    return render(d, _Style(colour))
+
+
+def load_settings() -> Settings | None:
+    """Settings from the environment and ``IMAGECHECK_CONFIG``; None (after saying why) when broken."""
+    import yaml
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+
+    config_file = os.environ.get("IMAGECHECK_CONFIG")
+    if config_file and not os.path.isfile(config_file):
+        # pydantic-settings would silently ignore it and check with the wrong settings
+        print(f"imagecheck check: settings: IMAGECHECK_CONFIG names no file: {_clean(config_file)}",
+              file=sys.stderr)
+        return None
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # Field locations and messages only: the rejected input may be a password.
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in error["loc"])
+            print(f"imagecheck check: settings: {where}: {error['msg']}", file=sys.stderr)
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # an unreadable or unparseable settings file
+        print(f"imagecheck check: settings: {type(exc).__name__}: {_clean(str(exc))[:300]}", file=sys.stderr)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     refs = _parse_refs(args.refs)
     platforms = _parse_platforms(args.platform)
     if refs is None or platforms is None:
         return 2
+    settings = load_settings()
+    if settings is None:
+        return 2
     try:
-        diagnoses = asyncio.run(check_all(refs, platforms, deep=args.deep, fresh=args.fresh))
+        diagnoses = asyncio.run(check_all(refs, platforms, deep=args.deep, fresh=args.fresh,
+                                          settings=settings))
     except ConfigError as exc:
         print(f"imagecheck check: configuration error: {_clean(exc.message)}", file=sys.stderr)
         return 2
-    style = _Style(_colour_wanted() and not args.json)
+    colour = _colour_wanted() and not args.json
     for i, d in enumerate(diagnoses):
         if args.json:
             print(d.model_dump_json())
         else:
-            print(("\n" if i else "") + render(d, style))
+            print(("\n" if i else "") + format_diagnosis(d, colour=colour))
     return 0 if all(d.ok for d in diagnoses) else 1

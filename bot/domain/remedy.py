@@ -223,24 +223,29 @@ def _steps_rate_limited(d: Diagnosis) -> list[RemediationStep | None]:
     ]
 
 
+def _api_host(domain: str) -> str:
+    """Where a registry's API answers; Docker Hub's is not at ``docker.io``."""
+    return "registry-1.docker.io" if domain in ("docker.io", "index.docker.io") else domain
+
+
 def _recheck(d: Diagnosis) -> str:
     return f"imagecheck check --fresh {d.reference.normalized}"
 
 
 def _curl(d: Diagnosis, scheme: str = "https") -> str:
-    return f"curl -sS -o /dev/null -w '%{{http_code}}\\n' {scheme}://{d.reference.domain}/v2/"
+    return f"curl -sS -o /dev/null -w '%{{http_code}}\\n' {scheme}://{_api_host(d.reference.domain)}/v2/"
 
 
 def _steps_tls(d: Diagnosis) -> list[RemediationStep | None]:
-    host = d.reference.domain
+    host = _api_host(d.reference.domain)
     hostport = host if ":" in host else f"{host}:443"
     return [
         RemediationStep(text="See which certificate the registry presents, who issued it, when it expires:",
                         command=f"openssl s_client -connect {hostport} -servername {host.split(':')[0]} "
                                 "</dev/null 2>/dev/null | openssl x509 -noout -subject -issuer -dates"),
         RemediationStep(text="If it is signed by a private CA, install that CA for the node's runtime:",
-                        command=f"sudo install -D ca.crt /etc/containerd/certs.d/{host}/ca.crt  "
-                                f"# docker: /etc/docker/certs.d/{host}/ca.crt"),
+                        command=f"sudo install -D ca.crt /etc/containerd/certs.d/{d.reference.domain}/ca.crt  "
+                                f"# docker: /etc/docker/certs.d/{d.reference.domain}/ca.crt"),
         RemediationStep(text="Certificates look expired or not yet valid on a skewed clock; check the node:",
                         command="date -u; chronyc tracking"),
     ]
@@ -258,7 +263,7 @@ def _steps_insecure(d: Diagnosis) -> list[RemediationStep | None]:
 
 
 def _steps_dns(d: Diagnosis) -> list[RemediationStep | None]:
-    host = d.reference.domain.split(":")[0]
+    host = _api_host(d.reference.domain).split(":")[0]
     return [
         RemediationStep(text="Resolve the registry's name from an affected node:",
                         command=f"getent hosts {host} || nslookup {host}"),

@@ -103,3 +103,11 @@ def test_invalid_reference_step_quotes_the_input_for_the_shell():
         update={"input": "x'; rm -rf ~; echo '"})
     (step,) = remediation_for(_d(Verdict.invalid_reference, reference=bad))
     assert step.command == "imagecheck parse 'x'\"'\"'; rm -rf ~; echo '\"'\"''"
+
+
+def test_docker_hub_network_steps_use_its_api_host():
+    d = _d(Verdict.dns_error, reference=parse_reference("nginx:1.25"))
+    assert "getent hosts registry-1.docker.io || nslookup registry-1.docker.io" in _commands(d)
+    tls = _commands(_d(Verdict.tls_error, reference=parse_reference("nginx:1.25")))
+    assert any(c.startswith("openssl s_client -connect registry-1.docker.io:443") for c in tls)
+    assert any("/etc/containerd/certs.d/docker.io/ca.crt" in c for c in tls)

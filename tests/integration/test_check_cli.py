@@ -366,3 +366,18 @@ def test_human_output(tmp_path: Path, registry_open: LocalRegistry):
     assert "next steps:" in run.stdout
     assert "    1. " in run.stdout
     assert "2 registry requests" in run.stdout
+
+
+def test_broken_settings_are_bad_usage_without_echoing_secrets(tmp_path: Path):
+    config = {"registries": {"127.0.0.1:5999": {"insecure": "maybe", "password": ["hunter2-secret"]}}}
+    run = run_check(tmp_path, config, "127.0.0.1:5999/app:1")
+    assert run.returncode == 2
+    assert "registries.127.0.0.1:5999.insecure" in run.stderr
+    assert "hunter2-secret" not in run.stderr + run.stdout
+
+
+def test_settings_file_that_does_not_exist_is_bad_usage(tmp_path: Path):
+    run = run_check(tmp_path, None, "127.0.0.1:5999/app:1",
+                    env={"IMAGECHECK_CONFIG": str(tmp_path / "nope.yaml")})
+    assert run.returncode == 2
+    assert "names no file" in run.stderr
