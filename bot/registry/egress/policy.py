@@ -178,7 +178,8 @@ class EgressPolicy:
         scheme = url.scheme.lower()
         if scheme not in self.default_ports:
             raise EgressDenied(f"{_show(scheme)}:// URLs are not fetched; registries are reached over https.")
-        host = canonical_host(url.raw_host.decode("ascii", errors="replace"))
+        typed = url.raw_host.decode("ascii", errors="replace")
+        host = canonical_host(typed)
         default_port = self.default_ports[scheme]
         port = url.port if url.port is not None else default_port
         if not 1 <= port <= 65535:
@@ -195,11 +196,11 @@ class EgressPolicy:
                 "`registries:` if it really has no TLS.")
         if is_localhost_name(host):
             addresses: tuple[IPAddress, ...] = _LOOPBACK
-            self._check_typed(addresses[0], host, authority, named)
+            self._check_typed(addresses[0], typed, authority, named)
             return Destination(scheme, host, port, addresses, named)
         literal = parse_host_literal(host)
         if literal is not None:
-            self._check_typed(literal, host, authority, named)
+            self._check_typed(literal, typed, authority, named)
             return Destination(scheme, host, port, (literal,), named)
         return Destination(scheme, host, port, (), named)
 
@@ -220,7 +221,7 @@ class EgressPolicy:
         named = self._named(name, port, (self.allowed, self.allow_private_hosts), None)
         literal = _LOOPBACK[0] if is_localhost_name(name) else parse_host_literal(name)
         if literal is not None:  # the "name" spells an address itself: that address counts too
-            self._check_typed(literal, name, authority, named)
+            self._check_typed(literal, host, authority, named)
         parsed: list[IPAddress] = []
         for text in addresses:
             try:
@@ -240,17 +241,21 @@ class EgressPolicy:
 
     # --- helpers ----------------------------------------------------------------------------------
 
-    def _check_typed(self, address: IPAddress, host: str, authority: str, named: bool) -> None:
-        """An address the user wrote (in whatever spelling): saying which kind it is leaks nothing."""
+    def _check_typed(self, address: IPAddress, typed: str, authority: str, named: bool) -> None:
+        """An address the user wrote (in whatever spelling): saying what it means and which kind it
+        is only repeats their own input back to them."""
         verdict = classify(address)
         if verdict is None:
             return
+        label = _show(typed)
+        if typed.strip("[]").rstrip(".").lower() != str(address):
+            label += f" (that is {address})"
         if verdict.hard:
             raise EgressDenied(
-                f"{_show(host)} is a {verdict.category} address; imagecheck never contacts it.")
+                f"{label} is not a public address ({verdict.category}); imagecheck never contacts it.")
         if not named:
             raise EgressDenied(
-                f"{_show(host)} is a {verdict.category} address; name {_show(authority)} under "
+                f"{label} is not a public address ({verdict.category}); name {_show(authority)} under "
                 "`registries:` in the settings to allow it.")
 
     def _named(self, host: str, port: int, sets: Iterable[frozenset[str]], default_port: int | None) -> bool:
