@@ -100,3 +100,25 @@ async def test_store_down_still_answers_and_readyz_says_not_ready(slack_emulator
     finally:
         await h.close()
         await store.aclose()
+
+
+async def test_secrets_in_a_paste_are_redacted_before_they_are_echoed(opted: Harness) -> None:
+    token = "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789"
+    paste = PASTE + f" (after docker login -u deploy -p {token} docker.io)"
+    await opted.event({"type": "message", "channel": "CCHAN001", "user": "UALICE01", "text": paste,
+                       "ts": "1700000970.000100"})
+    posts = await opted.emulator.wait_for("chat.postMessage", 2)
+    everything = "".join(p.all_text() for p in posts)
+    assert token not in everything
+    assert "REDACTED" in everything  # the evidence line is shown, with the secret replaced
+
+
+async def test_paste_inside_a_thread_is_answered_in_that_thread(opted: Harness) -> None:
+    await opted.event({"type": "message", "channel": "CCHAN001", "user": "UALICE01", "text": PASTE,
+                       "ts": "1700000981.000100", "thread_ts": "1700000980.000100"})
+    posts = await opted.emulator.wait_for("chat.postMessage", 2)
+    assert [p.args["thread_ts"] for p in posts] == ["1700000980.000100"] * 2
+    incident = await opted.services.store.get_incident("CCHAN001:1700000980.000100")
+    assert incident is not None
+    assert incident.references == ["docker.io/library/nginx:1.99"]
+    assert opted.emulator.calls_to("chat.update") == []  # the root is a person's message: never edited
