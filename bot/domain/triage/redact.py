@@ -202,7 +202,7 @@ RULES: tuple[RedactionRule, ...] = (
     RedactionRule("docker_config_auth", ('"auth"', '"identitytoken"', '"registrytoken"'), _regex_finder(
         r"\"(?:auth|identitytoken|registrytoken)\"\s{0,8}:\s{0,8}\"([^\"\\\n]{1,16384})\"", 1, on_lower=True)),
     RedactionRule("docker_config_auth", ("auth:", "auth="), _regex_finder(
-        r"(?<![a-z0-9_])auth[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?([a-z0-9+/]{8,16384}={0,2})", 1, on_lower=True,
+        r"(?<![a-z0-9_-])auth[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?([a-z0-9+/]{8,16384}={0,2})", 1, on_lower=True,
         accept=_looks_like_base64_secret)),
     RedactionRule("authorization_header", ("authorization", "x-registry-auth"), _regex_finder(
         r"(?:authorization[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?(?:basic|bearer|token|negotiate)[ \t]{1,8}"

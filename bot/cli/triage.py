@@ -1,0 +1,189 @@
+"""``imagecheck triage [FILE...|-] [--offline] [--json] [--platform P]``
+
+Reads pasted pull-error text (files, or stdin with ``-`` or no argument), redacts it, classifies it and
+prints the category, the evidence lines and the image references it names. Unless ``--offline``, it then
+checks up to 5 of those references against their registries, concurrently, and reconciles the log's view
+with the registry's view now. ``--json`` prints one ``TriageResult`` per line, per input, with ``source``.
+
+Exit status: 0 when the triage itself succeeded (whatever it found), 2 for bad usage or an unreadable
+file. Imports stay light: the registry client and the store load only when checks run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from bot.domain.errors import ConfigError, InvalidPlatform
+from bot.domain.models import Diagnosis, Platform, TriageResult
+from bot.domain.reference import parse_platform, parse_reference
+from bot.domain.triage import MAX_PASTE_BYTES, reconcile, triage
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+MAX_CHECKS = 5
+# Read a little more than the paste cap so triage can tell a file was cut (and say so).
+_READ_LIMIT = MAX_PASTE_BYTES + 64 * 1024
+
+
+def configure(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="files holding the pasted error text; '-' or nothing reads stdin")
+    parser.add_argument("--offline", action="store_true",
+                        help="classify and extract only; do not contact any registry")
+    parser.add_argument("--json", action="store_true", help="one TriageResult JSON object per line per input")
+    parser.add_argument("--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]",
+                        help="platform to check the references for (repeatable); default: the one the "
+                             "log names, else the settings' fleet platforms")
+
+
+def _clean(text: str) -> str:
+    """Pasted text is not ours: no terminal escape sequences from it."""
+    return "".join(ch if ch.isprintable() or ch == "\t" else "?" for ch in text)
+
+
+def _read(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read(_READ_LIMIT)
+    with open(name, "rb") as fh:
+        return fh.read(_READ_LIMIT).decode("utf-8", errors="replace")
+
+
+def _load_inputs(names: Sequence[str]) -> list[tuple[str, str]] | None:
+    inputs: list[tuple[str, str]] = []
+    failed = False
+    for name in names or ["-"]:
+        try:
+            inputs.append((name if name != "-" else "<stdin>", _read(name)))
+        except OSError as exc:
+            failed = True
+            print(f"imagecheck triage: cannot read {_clean(name)}: {_clean(exc.strerror or str(exc))}",
+                  file=sys.stderr)
+    return None if failed else inputs
+
+
+def _parse_platforms(texts: Sequence[str]) -> list[Platform] | None:
+    platforms: list[Platform] = []
+    for text in texts:
+        try:
+            platforms.append(parse_platform(text))
+        except InvalidPlatform as exc:
+            print(f"imagecheck triage: invalid --platform {_clean(repr(text))}: {_clean(exc.message)}",
+                  file=sys.stderr)
+            return None
+    return platforms
+
+
+# --- presentation ---------------------------------------------------------------------------------
+
+
+def render(result: TriageResult) -> str:
+    facts = [f"{result.category.value} (confidence {result.confidence:.2f})"]
+    for label, value in (("runtime", result.runtime), ("registry", result.registry_host),
+                         ("platform", result.platform), ("HTTP", result.http_status),
+                         ("code", result.error_code)):
+        if value is not None:
+            facts.append(f"{label} {value}")
+    lines = [f"== {_clean(result.source or '<stdin>')} ==", "category: " + ", ".join(map(str, facts)),
+             f"meaning: {result.meaning}"]
+    primary = next((c for c in result.categories if c.category is result.category), None)
+    if primary and primary.evidence:
+        lines.append("evidence:")
+        for ev in primary.evidence:
+            marked = ev.line[:ev.start] + ">>" + ev.line[ev.start:ev.end] + "<<" + ev.line[ev.end:]
+            lines.append(f"  line {ev.line_no} [{ev.rule}]: {_clean(marked.strip())}")
+    others = [f"{c.category.value} {c.confidence:.2f}" for c in result.categories if c is not primary]
+    if others:
+        lines.append("also seen: " + ", ".join(others))
+    if result.references:
+        lines.append("references:")
+        for ref in result.references:
+            if ref.valid:
+                note = "" if ref.as_written == ref.normalized else f"  (written {_clean(ref.as_written)})"
+                lines.append(f"  - {_clean(ref.normalized or '')}{note}")
+            else:
+                lines.append(f"  - invalid: {_clean(ref.as_written)}: {_clean(ref.error or '')}")
+    else:
+        lines.append("references: none found in the text")
+    if result.next_steps:
+        lines.append("next steps:")
+        for i, step in enumerate(result.next_steps, 1):
+            lines.append(f"  {i}. {_clean(step.text)}")
+            if step.command:
+                lines.append(f"     $ {_clean(step.command)}")
+    if result.redactions:
+        lines.append(f"redacted: {result.redactions} secret(s) removed before anything was shown or checked")
+    if result.truncated:
+        lines.append(f"note: the paste was longer than {MAX_PASTE_BYTES // 1024} KiB and was cut")
+    return "\n".join(lines)
+
+
+# --- checks ---------------------------------------------------------------------------------------
+
+
+def _platforms_for(result: TriageResult, given: Sequence[Platform]) -> list[Platform]:
+    if given:
+        return list(given)
+    if result.platform:
+        try:
+            return [parse_platform(result.platform)]
+        except InvalidPlatform:
+            return []
+    return []
+
+
+async def check_references(results: Sequence[TriageResult], given: Sequence[Platform],
+                           settings: Settings | None) -> list[list[Diagnosis]]:
+    """Check up to ``MAX_CHECKS`` references of each result, all concurrently, in one runtime."""
+    from bot.wiring import build_runtime
+
+    async with build_runtime(settings) as runtime:
+        async def one(result: TriageResult) -> list[Diagnosis]:
+            refs = [parse_reference(r.as_written) for r in result.references if r.valid][:MAX_CHECKS]
+            platforms = _platforms_for(result, given)
+            return list(await asyncio.gather(*(runtime.checks.check(ref, platforms=platforms) for ref in refs)))
+
+        return list(await asyncio.gather(*(one(r) for r in results)))
+
+
+def _attach(result: TriageResult, diagnoses: list[Diagnosis]) -> TriageResult:
+    return result.model_copy(update={"diagnoses": diagnoses, "reconciliation": reconcile(result, diagnoses)})
+
+
+def run(args: argparse.Namespace) -> int:
+    platforms = _parse_platforms(args.platform)
+    inputs = _load_inputs(args.files)
+    if platforms is None or inputs is None:
+        return 2
+    results = [triage(text, source=source) for source, text in inputs]
+    if not args.offline and any(any(ref.valid for ref in r.references) for r in results):
+        from bot.cli.check import load_settings
+
+        settings = load_settings()
+        if settings is None:
+            return 2
+        try:
+            checked = asyncio.run(check_references(results, platforms, settings))
+        except ConfigError as exc:
+            print(f"imagecheck triage: configuration error: {_clean(exc.message)}", file=sys.stderr)
+            return 2
+        results = [_attach(r, d) for r, d in zip(results, checked, strict=True)]
+    for i, result in enumerate(results):
+        if args.json:
+            print(result.model_dump_json())
+            continue
+        print(("\n" if i else "") + render(result))
+        if result.diagnoses:
+            from bot.cli.check import format_diagnosis
+
+            print("registry checks:")
+            for d in result.diagnoses:
+                print("\n".join("  " + line for line in format_diagnosis(d).split("\n")))
+            print("log vs registry:")
+            for line in result.reconciliation:
+                print(f"  - {_clean(line)}")
+    return 0

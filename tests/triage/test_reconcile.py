@@ -1,0 +1,83 @@
+"""Reconciling the log's view with a registry check's view (diagnoses built as plain domain values)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.domain.models import Diagnosis, Evidence, Finding, PlatformDigest, Verdict
+from bot.domain.reference import parse_reference
+from bot.domain.triage import reconcile, triage
+
+DIGEST = "sha256:" + "c0ffee" * 10 + "c0ff"
+WHEN = datetime(2026, 11, 29, 23, 0, 0, tzinfo=UTC)
+
+
+def diag(ref: str, verdict: Verdict, **kw: object) -> Diagnosis:
+    return Diagnosis(reference=parse_reference(ref), verdict=verdict, summary=kw.pop("summary", verdict.value),
+                     checked_at=WHEN, **kw)
+
+
+def test_log_says_not_found_but_tag_exists_now() -> None:
+    result = triage("Error response from daemon: manifest for acme/api:7 not found: manifest unknown")
+    [line] = reconcile(result, [diag("acme/api:7", Verdict.ok, digest=DIGEST, registry="registry-1.docker.io")])
+    assert "has it now" in line
+    assert "sha256:c0ffeec0ffee" in line
+    assert "2026-11-29T23:00:00Z" in line
+    for cause in ("stale mirror", "replication", "re-pushed", "credentials differ"):
+        assert cause in line
+
+
+def test_not_found_confirmed_lists_tags_that_exist() -> None:
+    result = triage("manifest for acme/api:7 not found: manifest unknown")
+    [line] = reconcile(result, [diag("acme/api:7", Verdict.tag_not_found, suggested_tags=["7.0", "6"])])
+    assert "confirmed" in line
+    assert "7.0, 6" in line
+
+
+def test_platform_mismatch_confirmed_by_the_index() -> None:
+    result = triage("no matching manifest for linux/arm64/v8 in the manifest list entries")
+    d = diag("acme/api:7", Verdict.platform_mismatch, missing_platforms=["linux/arm64/v8"],
+             platforms=[PlatformDigest(platform="linux/amd64", digest=DIGEST)])
+    [line] = reconcile(result, [d])
+    assert "confirmed" in line
+    assert "linux/arm64/v8" in line
+    assert "linux/amd64" in line
+
+
+def test_platform_present_now_points_at_a_re_push() -> None:
+    result = triage("no matching manifest for linux/arm64/v8 in the manifest list entries")
+    d = diag("acme/api:7", Verdict.ok, platforms=[PlatformDigest(platform="linux/arm64/v8", digest=DIGEST)])
+    assert "re-pushed" in reconcile(result, [d])[0]
+
+
+def test_auth_confirmed_by_our_anonymous_401() -> None:
+    result = triage("Error response from daemon: Get https://r.acme.io/v2/a/manifests/1: no basic auth credentials")
+    d = diag("r.acme.io/a:1", Verdict.auth_required,
+             findings=[Finding(kind="auth", summary="401", evidence=Evidence(status=401, error_code="UNAUTHORIZED"))])
+    [line] = reconcile(result, [d])
+    assert "confirmed" in line
+    assert "401" in line
+    assert "HTTP 401 UNAUTHORIZED" in line
+
+
+def test_network_problem_on_the_node_when_we_reach_the_registry() -> None:
+    result = triage("dial tcp: lookup r.acme.io on 10.0.0.2:53: no such host")
+    line = reconcile(result, [diag("r.acme.io/a:1", Verdict.ok, digest=DIGEST)])[0]
+    assert "node's side" in line
+    assert "DNS" in line
+
+
+def test_rate_limit_not_seen_from_here() -> None:
+    result = triage("toomanyrequests: You have reached your pull rate limit")
+    line = reconcile(result, [diag("nginx:1", Verdict.ok)])[0]
+    assert "not rate-limited" in line
+    assert "per IP" in line
+
+
+def test_one_line_per_diagnosis_and_none_without_checks() -> None:
+    result = triage("ImagePullBackOff")
+    lines = reconcile(result, [diag("a/b:1", Verdict.ok), diag("c/d:2", Verdict.blocked_by_policy)])
+    assert len(lines) == 2
+    assert "a/b:1" in lines[0]
+    assert "egress policy" in lines[1]
+    assert reconcile(result, []) == []
