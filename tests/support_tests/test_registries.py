@@ -390,3 +390,12 @@ def test_token_registry_outsider_logs_in_but_cannot_pull_private(
     public = registry_token.scenarios.single_oci
     token = bearer(token_server, f"repository:{public.repository}:pull", registry_token.outsider.as_tuple())
     assert get_manifest(registry_token, public.repository, "1.0", Authorization=f"Bearer {token}").status_code == 200
+
+
+def test_fact_docker_manifest_without_accept_comes_back_as_schema1(registry_open: LocalRegistry) -> None:
+    image = registry_open.scenarios.single_docker
+    reply = httpx.get(f"{registry_open.base_url}/v2/{image.repository}/manifests/1.0")
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"].startswith("application/vnd.docker.distribution.manifest.v1")
+    assert reply.json()["schemaVersion"] == 1
+    assert reply.headers["Docker-Content-Digest"] != image.digest
