@@ -8,6 +8,7 @@ between scenarios; tests read digests from the returned dataclasses, never from 
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -169,7 +170,8 @@ class _PushAuth(httpx.Auth):
             request.headers["Authorization"] = f"Bearer {token}"
             return True
         if self._basic and self.credentials:
-            request.headers["Authorization"] = httpx.BasicAuth(*self.credentials.as_tuple())._auth_header
+            user_pass = f"{self.credentials.username}:{self.credentials.password}".encode()
+            request.headers["Authorization"] = "Basic " + base64.b64encode(user_pass).decode("ascii")
             return True
         return False
 
