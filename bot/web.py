@@ -40,7 +40,7 @@ MAX_CLOCK_SKEW_S = 5 * 60
 MAX_BODY_BYTES = 1024 * 1024
 READY_TIMEOUT_S = 2.0
 
-Liveness = Callable[[], bool]
+Liveness = Callable[[], Awaitable[bool]]
 Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
@@ -100,7 +100,7 @@ def create_web_app(bolt_app: AsyncApp, *, signing_secret: str, store: StatePort,
         return response
 
     async def healthz(_: web.Request) -> web.StreamResponse:
-        alive = liveness() if liveness else True
+        alive = await liveness() if liveness else True
         return web.json_response({"status": "ok" if alive else "down"}, status=200 if alive else 503)
 
     async def readyz(_: web.Request) -> web.StreamResponse:
@@ -194,8 +194,8 @@ async def run_socket_mode(settings: Settings, *, health_port: int | None = None)
         handler = AsyncSocketModeHandler(bolt, app_token)
         runner: web.AppRunner | None = None
         if health_port is not None:
-            def connected() -> bool:
-                return bool(getattr(handler.client, "is_connected", lambda: True)())
+            async def connected() -> bool:
+                return bool(await handler.client.is_connected())
 
             health = create_web_app(bolt, signing_secret="", store=runtime.store, liveness=connected,
                                     backend=runtime.store.backend)
@@ -205,5 +205,6 @@ async def run_socket_mode(settings: Settings, *, health_port: int | None = None)
         try:
             await handler.start_async()  # type: ignore[no-untyped-call]
         finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]
             if runner is not None:
                 await runner.cleanup()
