@@ -184,7 +184,9 @@ class _Diagnoser:
     async def resolve(self) -> Manifest | None:
         reference = self.ref.reference
         try:
-            if self.host in HEAD_FIRST_REGISTRIES:
+            if self.host in HEAD_FIRST_REGISTRIES and not (self.wanted or self.deep):
+                # A HEAD may answer on its own (no quota spent); with platforms or --deep the body is
+                # needed anyway, so the HEAD would only be one request more.
                 head = await self.reg.head_manifest(self.host, self.repo, reference)
                 self.observe(head.meta)
                 if not self._needs_body(head.media_type):

@@ -354,3 +354,21 @@ async def test_remaining_pull_quota_is_noted_on_success():
     assert d.verdict is Verdict.ok
     note = next(f for f in d.findings if f.kind == FindingKind.pull_quota)
     assert note.summary == "Pull quota: 7 of 100 left per 6 h"
+
+
+async def test_docker_hub_index_with_a_wanted_platform_skips_the_useless_head():
+    repo = Repo()
+    repo.push_index("hub", ["linux/amd64", "linux/arm64"], tag="1.25")
+    reg = FakeRegistry({"docker.io": {"library/nginx": repo}})
+    d = await _diag("nginx:1.25", reg, platforms=[parse_platform("linux/arm64")])
+    assert d.verdict is Verdict.ok
+    assert [c[0] for c in reg.calls] == ["get_manifest", "head_manifest"]
+
+
+async def test_docker_hub_index_without_platforms_heads_then_gets_the_index():
+    repo = Repo()
+    repo.push_index("hub", ["linux/amd64", "linux/arm64"], tag="1.25")
+    reg = FakeRegistry({"docker.io": {"library/nginx": repo}})
+    d = await _diag("nginx:1.25", reg)
+    assert d.verdict is Verdict.ok
+    assert [c[0] for c in reg.calls] == ["head_manifest", "get_manifest", "head_manifest", "head_manifest"]
