@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import bcrypt
 import httpx
 
 from tests.support.access_log import RegistryAccessLog
@@ -52,10 +51,15 @@ BASIC_READER = Credentials("reader", "basic-reader-pw")
 
 
 def _htpasswd(users: tuple[Credentials, ...]) -> str:
+    # Imported here so that a machine without bcrypt loses only the basic-auth flavour, not the plugin.
+    import bcrypt
+
     # Cost 4 is bcrypt's minimum: the registry checks the hash on every request, keep it cheap.
-    return "".join(
-        f"{u.username}:{bcrypt.hashpw(u.password.encode(), bcrypt.gensalt(rounds=4)).decode()}\n" for u in users
-    )
+    lines = []
+    for user in users:
+        hashed = bcrypt.hashpw(user.password.encode(), bcrypt.gensalt(rounds=4)).decode()
+        lines.append(f"{user.username}:{hashed}\n")
+    return "".join(lines)
 
 
 def _die_with_parent() -> None:
