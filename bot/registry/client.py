@@ -528,7 +528,10 @@ class RegistrySession:
             async with self._client.semaphore(target.registry):
                 async with asyncio.timeout(self._config.request_deadline_s):
                     return await self._follow(target, method, headers, max_bytes=max_bytes, where=where)
-        except ImagecheckError:
+        except ImagecheckError as exc:
+            # the egress transport's DNSFailure / EgressDenied know no URL; say which request it was
+            if exc.evidence.url is None:
+                exc.evidence.url = redact_url(where[-1])
             raise
         except (TimeoutError, httpx.HTTPError, OSError, ssl.SSLError) as exc:
             raise error_from_exception(exc, where[-1], secrets=target.secrets) from None

@@ -105,9 +105,10 @@ async def test_dns_failure_with_a_fake_resolver() -> None:
     config = RegistryClientConfig(use_docker_config=False)
     async with RegistryClient(config, resolver=_NoSuchName()) as client:
         session = client.session()
-        with pytest.raises(DNSFailure):
+        with pytest.raises(DNSFailure) as info:
             await session.head_manifest("registry.invalid", "team/app", "1.0")
     assert session.request_count == 1
+    assert info.value.evidence.url == "https://registry.invalid/v2/team/app/manifests/1.0"
 
 
 async def test_public_name_resolving_to_metadata_address_is_blocked() -> None:
