@@ -66,7 +66,7 @@ def build_url(scheme: str, host: str, port: int | None) -> httpx.URL | None:
         return None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(scheme=st.sampled_from(["https", "http", "ftp", "HTTPS", "file"]), host=HOSTS,
        port=st.one_of(st.none(), st.integers(min_value=-5, max_value=70000)),
        which=st.sampled_from(range(len(POLICIES))))
@@ -79,7 +79,7 @@ def test_check_url_raises_only_egress_denied(scheme: str, host: str, port: int |
     refused(lambda: POLICIES[which].check_url(url))  # anything but EgressDenied propagates and fails
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(host=HOSTS, port=st.integers(min_value=-5, max_value=70000),
        answers=st.lists(st.one_of(ADDRESS_TEXT, st.text(max_size=40), NUMERIC_HOSTS), max_size=5),
        which=st.sampled_from(range(len(POLICIES))))
@@ -94,14 +94,14 @@ def test_check_addresses_raises_only_egress_denied(host: str, port: int, answers
             assert answer not in str(refusal)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(text=st.one_of(HOSTS, st.text(max_size=60)))
 def test_settings_entries_parse_or_raise_config_error(text: str) -> None:
     with contextlib.suppress(ConfigError):  # anything else propagates and fails the test
         canonical_entry(text)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(address=st.ip_addresses())
 def test_nothing_python_knows_as_non_public_gets_through(address: ipaddress.IPv4Address
                                                          | ipaddress.IPv6Address) -> None:
@@ -123,7 +123,7 @@ def test_nothing_python_knows_as_non_public_gets_through(address: ipaddress.IPv4
         assert address in ipaddress.IPv6Network("2000::/3")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(address=st.ip_addresses())
 def test_policy_agrees_with_classification(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
     refusal = refused(lambda: EgressPolicy().check_addresses("registry.example.com", 443, [str(address)]))
