@@ -219,18 +219,20 @@ async def test_lock_is_exclusive_across_instances(state: Backend) -> None:
 async def test_waiter_gets_the_lock_when_the_holder_releases(state: Backend) -> None:
     other = await state.other()
     holder_entered = asyncio.Event()
+    holder_work_done = asyncio.Event()
 
     async def hold_briefly() -> None:
         async with state.store.lock("check:y", ttl_s=30, wait_s=0) as got:
             assert got
             holder_entered.set()
             await asyncio.sleep(0.1)
+            holder_work_done.set()
 
     holder = asyncio.create_task(hold_briefly())
     await holder_entered.wait()
     async with other.lock("check:y", ttl_s=30, wait_s=5) as waited:
         assert waited is True
-        assert holder.done()
+        assert holder_work_done.is_set()  # it got in only after the holder's critical section
     await holder
 
 
