@@ -25,6 +25,7 @@ MIN_TOKEN_TTL_S = 60.0
 MAX_TOKEN_TTL_S = 3600.0
 # Stop using a token this long before it expires, so it cannot expire in flight.
 TOKEN_EXPIRY_MARGIN_S = 10.0
+SWEEP_AT = 512  # cached tokens before expired ones are swept out
 # Hosts whose realm is known to belong to the registry although the host differs.
 KNOWN_REALM_PAIRS = {DOCKER_HUB_API_HOST: ("auth.docker.io",)}
 
@@ -262,11 +263,17 @@ class TokenCache:
         return token
 
     def put(self, key: TokenKey, token: str, ttl_s: float) -> None:
+        now = self._monotonic()
+        if len(self._tokens) >= SWEEP_AT:  # a long-running bot sees many repositories
+            self._tokens = {k: v for k, v in self._tokens.items() if v[1] > now}
         margin = min(TOKEN_EXPIRY_MARGIN_S, ttl_s / 2)
-        self._tokens[key] = (token, self._monotonic() + ttl_s - margin)
+        self._tokens[key] = (token, now + ttl_s - margin)
 
-    def drop(self, key: TokenKey) -> None:
-        self._tokens.pop(key, None)
+    def drop(self, key: TokenKey, *, only: str | None = None) -> None:
+        """Forget a token; with ``only``, just if it is still that token (not a newer one)."""
+        entry = self._tokens.get(key)
+        if entry is not None and (only is None or entry[0] == only):
+            del self._tokens[key]
 
     def __len__(self) -> int:
         return len(self._tokens)

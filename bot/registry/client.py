@@ -18,7 +18,8 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -104,7 +105,8 @@ class _Raw:
 
 @dataclass
 class _AuthState:
-    header: str | None = None
+    header: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)  # the bearer token sent, if any
     scheme: Literal["bearer", "basic"] | None = None
     realm: str | None = None
     authenticated: bool = False  # credentials (not just an anonymous token) were used
@@ -209,6 +211,8 @@ class RegistryClient:
             use_docker_config=config.use_docker_config,
             helper_timeout_s=config.credential_helper_timeout_s, monotonic=monotonic)
         self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._locks: dict[tuple[str, ...], tuple[asyncio.Lock, int]] = {}  # lock, holders + waiters
+        self.unchallenged: set[str] = set()  # registries whose last first request needed no auth
 
     def session(self) -> RegistrySession:
         return RegistrySession(self)
@@ -218,6 +222,21 @@ class RegistryClient:
         if sem is None:
             sem = self._semaphores[registry] = asyncio.Semaphore(self.config.per_registry_concurrency)
         return sem
+
+    @asynccontextmanager
+    async def lock(self, key: tuple[str, ...]) -> AsyncIterator[None]:
+        """A lock per key (single flight), forgotten when nobody holds or waits for it."""
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -426,28 +445,38 @@ class RegistrySession:
         tokens = self._client.tokens
         scope = repository_scope(target.repository)
         state = _AuthState()
+        raw: _Raw | None = None
+        client = self._client
         challenge = tokens.challenges.get(target.registry)
-        if challenge is not None:
-            state = await self._authorize(target, challenge, scope, fresh=False)
-        raw = await self._exchange(target, method, url, self._with_auth(headers, state),
-                                   max_bytes=max_bytes)
-        if raw.status == 401:
-            challenge = pick_challenge(parse_www_authenticate(raw.headers.get_list("www-authenticate")))
+        if challenge is None and target.registry not in client.unchallenged:
+            # The first real request discovers the challenge (no /v2/ ping); concurrent first
+            # requests to the same registry wait for it rather than each collecting the same 401.
+            async with client.lock(("challenge", target.registry)):
+                challenge = tokens.challenges.get(target.registry)
+                if challenge is None and target.registry not in client.unchallenged:
+                    raw = await self._exchange(target, method, url, headers, max_bytes=max_bytes)
+                    self._remember_challenge(target, raw)
+        if raw is None:
             if challenge is not None:
-                tokens.challenges[target.registry] = challenge
+                state = await self._authorize(target, challenge, scope)
+            raw = await self._exchange(target, method, url, self._with_auth(headers, state),
+                                       max_bytes=max_bytes)
+        if raw.status == 401:
+            challenge = self._remember_challenge(target, raw)
+            if challenge is not None:
                 retry = False
                 if challenge.scheme == "bearer":
-                    sent_token = state.scheme == "bearer"
+                    sent_token = state.token is not None
                     scope_refused = challenge.error == "insufficient_scope"
                     # A token refused for its scope stays cached (asking again gets the same answer
                     # until it expires); any other refusal means the token itself went bad.
                     if sent_token and not scope_refused and state.token_key is not None:
-                        tokens.drop(state.token_key)
+                        tokens.drop(state.token_key, only=state.token)
                     retry = not sent_token or (state.token_from_cache and not scope_refused)
                 elif challenge.scheme == "basic":
                     retry = target.credentials is not None and state.scheme != "basic"
                 if retry:
-                    state = await self._authorize(target, challenge, scope, fresh=True)
+                    state = await self._authorize(target, challenge, scope, refused=state.token)
                     raw = await self._exchange(target, method, url, self._with_auth(headers, state),
                                                max_bytes=max_bytes)
         meta = self._meta(raw, state)
@@ -465,6 +494,18 @@ class RegistrySession:
                                                      headers=cited_headers(raw.headers)))
         return _Answer(raw, meta)
 
+    def _remember_challenge(self, target: _Target, raw: _Raw) -> Challenge | None:
+        """Cache a 401's challenge for the registry; remember registries that answered without one."""
+        if raw.status != 401:
+            if target.registry not in self._client.tokens.challenges:
+                self._client.unchallenged.add(target.registry)
+            return None
+        challenge = pick_challenge(parse_www_authenticate(raw.headers.get_list("www-authenticate")))
+        if challenge is not None:
+            self._client.tokens.challenges[target.registry] = challenge
+            self._client.unchallenged.discard(target.registry)
+        return challenge
+
     @staticmethod
     def _with_auth(headers: Mapping[str, str], state: _AuthState) -> dict[str, str]:
         out = dict(headers)
@@ -473,7 +514,8 @@ class RegistrySession:
         return out
 
     async def _authorize(self, target: _Target, challenge: Challenge, scope: str, *,
-                         fresh: bool) -> _AuthState:
+                         refused: str | None = None) -> _AuthState:
+        """Authorization for one request; ``refused`` is a token the registry just turned down."""
         if challenge.scheme == "basic":
             if target.credentials is None:
                 return _AuthState(scheme=None, realm=challenge.realm)
@@ -487,14 +529,15 @@ class RegistrySession:
             realm_may_receive_credentials(target.endpoint, realm) else None
         key = TokenCache.key(target.registry, scope, creds)
         tokens = self._client.tokens
-        if not fresh:
+        # one token request per key at a time: concurrent requests for one repository share it
+        async with self._client.lock(("token", *key)):
             cached = tokens.get(key)
-            if cached is not None:
-                return _AuthState(header=f"Bearer {cached}", scheme="bearer", realm=realm,
+            if cached is not None and cached != refused:
+                return _AuthState(header=f"Bearer {cached}", scheme="bearer", realm=realm, token=cached,
                                   authenticated=creds is not None, token_from_cache=True, token_key=key)
-        token, ttl = await self._fetch_token(target, challenge, scope, creds)
-        tokens.put(key, token, ttl)
-        return _AuthState(header=f"Bearer {token}", scheme="bearer", realm=realm,
+            token, ttl = await self._fetch_token(target, challenge, scope, creds)
+            tokens.put(key, token, ttl)
+        return _AuthState(header=f"Bearer {token}", scheme="bearer", realm=realm, token=token,
                           authenticated=creds is not None, token_key=key)
 
     async def _fetch_token(self, target: _Target, challenge: Challenge, scope: str,

@@ -6,10 +6,13 @@ against the real distribution registry are in test_client_real.py.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.domain.errors import EgressDenied, RegistryAuthError
 from bot.registry import RegistryClient, RegistryClientConfig, RegistryEndpoint
+from bot.registry.auth import TokenCache
 from tests.registry.conftest import StartServer
 from tests.registry.fakes import BasicRegistry, TokenRegistry
 
@@ -47,6 +50,29 @@ async def test_first_request_gets_challenge_from_401_then_token_is_reused(start_
         third = client.session()
         await third.head_manifest(server.host, "public/other", "1.0")
         assert third.request_count == 2
+
+
+async def test_concurrent_first_requests_share_one_challenge_and_tokens(start_server: StartServer) -> None:
+    fake = TokenRegistry()
+    server = await start_server(fake)
+    repos = [f"public/app{i}" for i in range(6)]
+    async with _client(server.host) as client:
+        session = client.session()
+        await asyncio.gather(*(session.head_manifest(server.host, r, "1.0") for r in repos),
+                             *(session.get_manifest(server.host, "public/app0", "1.0") for _ in range(3)))
+    unauthorized = [s for s in server.seen if s.path_qs.startswith("/v2/") and "Authorization" not in s.headers]
+    assert len(unauthorized) == 1  # one 401 discovered the challenge for everyone
+    assert len(fake.token_requests) == len(repos)  # one token per repository, shared within it
+    assert session.request_count == 1 + len(repos) + len(repos) + 3
+
+
+def test_token_cache_forgets_expired_entries() -> None:
+    now = [0.0]
+    cache = TokenCache(monotonic=lambda: now[0])
+    for i in range(600):
+        cache.put(("r", f"repository:a{i}:pull", "anonymous"), "t", 60.0)
+        now[0] += 1.0
+    assert len(cache) < 600  # entries that expired were swept out on the way
 
 
 async def test_private_repo_anonymous_is_insufficient_scope(start_server: StartServer) -> None:
