@@ -122,6 +122,7 @@ def create_web_app(bolt_app: AsyncApp, *, signing_secret: str, store: StatePort,
 
 
 def slack_options(settings: Settings) -> SlackOptions:
+    from bot.registry.config import normalize_registry
     from bot.wiring import mirrors_by_registry
 
     s = settings.slack
@@ -130,7 +131,9 @@ def slack_options(settings: Settings) -> SlackOptions:
         channels_exclude=tuple(s.channels_exclude), user_checks_per_minute=s.user_checks_per_minute,
         channel_checks_per_minute=s.channel_checks_per_minute, pin_allowed_users=tuple(s.pin_allowed_users),
         pin_allowed_usergroup=s.pin_allowed_usergroup, max_slash_chars=s.max_slash_chars,
-        incident_ttl_days=settings.cache.incident_ttl_days, mirrors=mirrors_by_registry(settings))
+        incident_ttl_days=settings.cache.incident_ttl_days, mirrors=mirrors_by_registry(settings),
+        registry_channels={normalize_registry(host): tuple(entry.channels)
+                           for host, entry in settings.registries.items() if entry.channels})
 
 
 def services_from_runtime(runtime: Runtime) -> Services:

@@ -24,7 +24,7 @@ from bot.domain.models import (
 )
 from bot.domain.reference import parse_platform, parse_reference
 from bot.metrics import PINS
-from bot.slack.escape import code
+from bot.slack.escape import code, escape
 from bot.slack.flows import check_one, claim, failure_notice, load_incident, refresh_parent
 from bot.slack.incident_state import record_diagnoses, update_incident
 from bot.slack.payloads import ActionPayload, PayloadError, load_payload
@@ -121,6 +121,10 @@ def register(app: Any, services: Services, poster: Poster) -> None:
             await respond(response_type="ephemeral", replace_original=False,
                           text=expired_notice(services.options.incident_ttl_days))
             return
+        if not services.options.registry_allowed(ref.domain, channel or incident.channel):
+            await respond(response_type="ephemeral", replace_original=False,
+                          text=f"Checks of {escape(ref.domain)} are limited to certain channels.")
+            return
         await handlers[action_id](Click(action_id, user, channel or incident.channel, payload, ref, incident,
                                         respond))
 
@@ -138,7 +142,7 @@ async def pin_digest(services: Services, poster: Poster, click: Click) -> None:
     digest = payload.digest
     diagnosis = click.incident.diagnoses.get(payload.ref)
     if not payload.confirmed:
-        now = await check_one(services, click.ref, platforms, fresh=True)
+        now = await check_one(services, click.ref, platforms, channel=click.channel, fresh=True)
         if isinstance(now, Exception):
             await _post(poster, click, failure_notice(services, click.ref, now))
             return
@@ -189,7 +193,7 @@ async def show_tags(services: Services, poster: Poster, click: Click) -> None:
 async def recheck(services: Services, poster: Poster, click: Click) -> None:
     platforms = [parse_platform(p) for p in click.payload.platforms]
     old = click.incident.diagnoses.get(click.payload.ref)
-    new = await check_one(services, click.ref, platforms, fresh=True)
+    new = await check_one(services, click.ref, platforms, channel=click.channel, fresh=True)
     if isinstance(new, Exception):
         await _post(poster, click, failure_notice(services, click.ref, new))
         return

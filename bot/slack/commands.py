@@ -77,7 +77,7 @@ def register(app: Any, services: Services, poster: Poster) -> None:
         except SlackApiError as exc:
             # Not a member of this channel (or a DM we can't post in): answer privately instead.
             log.info("cannot post in %s (%s); answering ephemerally", channel, exc.response.get("error"))
-            await answer_privately(services, request, respond)
+            await answer_privately(services, request, respond, channel=channel)
             return
         incident_id = Incident.make_id(channel, parent_ts)
         await mark_parent(services, incident_id)
@@ -92,9 +92,9 @@ def register(app: Any, services: Services, poster: Poster) -> None:
     app.command("/imagecheck")(ack=ack_imagecheck, lazy=[run_imagecheck])
 
 
-async def answer_privately(services: Services, request: CheckRequest, respond: Any) -> None:
+async def answer_privately(services: Services, request: CheckRequest, respond: Any, *, channel: str) -> None:
     for ref in request.refs:
-        outcome = await check_one(services, ref, request.platforms)
+        outcome = await check_one(services, ref, request.platforms, channel=channel)
         if isinstance(outcome, Exception):
             continue
         message = render_diagnosis(outcome)

@@ -70,8 +70,18 @@ async def claim(services: Services, key: str, ttl_s: float) -> bool:
         return True
 
 
-async def check_one(services: Services, ref: ImageRef, platforms: Sequence[Platform], *,
+class RegistryNotAllowedHere(Exception):
+    """Settings limit this registry (usually a private one) to other channels."""
+
+    def __init__(self, registry: str) -> None:
+        super().__init__(registry)
+        self.registry = registry
+
+
+async def check_one(services: Services, ref: ImageRef, platforms: Sequence[Platform], *, channel: str | None,
                     fresh: bool = False, correlation_id: str | None = None) -> Diagnosis | Exception:
+    if not services.options.registry_allowed(ref.domain, channel):
+        return RegistryNotAllowedHere(ref.domain)
     try:
         return await services.checks.check(ref, platforms=tuple(platforms), fresh=fresh,
                                            correlation_id=correlation_id or new_correlation_id())
@@ -81,6 +91,9 @@ async def check_one(services: Services, ref: ImageRef, platforms: Sequence[Platf
 
 
 def failure_notice(services: Services, ref: ImageRef, exc: Exception) -> Rendered:
+    if isinstance(exc, RegistryNotAllowedHere):
+        return render_notice(f":no_entry: Checks of {escape(exc.registry)} are limited to certain channels by "
+                             "this workspace's imagecheck settings; ask in one of those channels.")
     what = exc.message if isinstance(exc, ImagecheckError) else type(exc).__name__
     return render_notice(f":warning: The check of {escape(ref.normalized)} failed unexpectedly.",
                          detail=services.redact(what))
@@ -119,7 +132,7 @@ async def check_into_thread(services: Services, poster: Poster, refs: Sequence[I
     results: list[Diagnosis] = []
 
     async def one(ref: ImageRef) -> None:
-        outcome = await check_one(services, ref, platforms, correlation_id=correlation)
+        outcome = await check_one(services, ref, platforms, channel=channel, correlation_id=correlation)
         if isinstance(outcome, Exception):
             await poster.post(channel, failure_notice(services, ref, outcome), thread_ts=thread_ts)
             return
@@ -168,8 +181,8 @@ async def triage_into_thread(services: Services, poster: Poster, result: TriageR
     refs = triage_refs(result, services.options.max_refs_per_request)
     platforms = triage_platforms(result)
     correlation = new_correlation_id()
-    outcomes = await asyncio.gather(*(check_one(services, r, platforms, correlation_id=correlation)
-                                      for r in refs))
+    outcomes = await asyncio.gather(*(check_one(services, r, platforms, channel=channel,
+                                                correlation_id=correlation) for r in refs))
     diagnoses = [o for o in outcomes if isinstance(o, Diagnosis)]
     reconciliation = services.reconcile(result, diagnoses) if diagnoses else []
     checked = result.model_copy(update={"diagnoses": diagnoses, "reconciliation": reconciliation})

@@ -45,8 +45,14 @@ class SlackOptions:
     max_refs_per_request: int = 5
     incident_ttl_days: int = 30
     mirrors: Mapping[str, Sequence[str]] = field(default_factory=dict)  # registry -> mirror hosts
+    # registry -> the only channels that may check it (settings ``registries.<host>.channels``)
+    registry_channels: Mapping[str, Sequence[str]] = field(default_factory=dict)
     dedupe_ttl_s: float = 3600.0
     click_dedupe_ttl_s: float = 10.0  # a double click inside this window acts once
+
+    def registry_allowed(self, registry: str, channel: str | None) -> bool:
+        allowed = self.registry_channels.get(registry)
+        return not allowed or (channel is not None and channel in allowed)
 
     def channel_enabled(self, channel: str) -> bool:
         if channel in self.channels_exclude:

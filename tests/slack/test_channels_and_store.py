@@ -122,3 +122,20 @@ async def test_paste_inside_a_thread_is_answered_in_that_thread(opted: Harness) 
     assert incident is not None
     assert incident.references == ["docker.io/library/nginx:1.99"]
     assert opted.emulator.calls_to("chat.update") == []  # the root is a person's message: never edited
+
+
+async def test_private_registry_checks_are_limited_to_their_channels(slack_emulator: SlackEmulator) -> None:
+    checks = ScriptedChecks({"docker.io/library/nginx:1.99": not_found()})
+    options = SlackOptions(registry_channels={"docker.io": ("CPRIV001",)})
+    h = await Harness(slack_emulator, make_services(checks, MemoryStore(), options=options)).start()
+    try:
+        await h.slash("nginx:1.99", channel="CCHAN001")
+        posts = await slack_emulator.wait_for("chat.postMessage", 2)
+        assert "limited to certain channels" in posts[1].all_text()
+        assert checks.calls == []
+        await h.slash("nginx:1.99", channel="CPRIV001")
+        posts = await slack_emulator.wait_for("chat.postMessage", 4)
+        assert "Tag not found" in posts[3].all_text()
+        assert len(checks.calls) == 1
+    finally:
+        await h.close()
