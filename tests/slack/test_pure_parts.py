@@ -69,3 +69,24 @@ def test_code_spans_cannot_be_closed_by_the_input() -> None:
     span = code("a` <!channel> `b")
     assert span.count("`") == 2
     assert "&lt;!channel&gt;" in span
+
+
+def test_slack_options_come_from_settings() -> None:
+    from bot.settings import RegistrySettings, Settings, SlackSettings
+    from bot.web import slack_options
+
+    settings = Settings(
+        slack=SlackSettings(triage_threshold=0.8, channels_exclude=["CQUIET01"], pin_allowed_users=["UBOSS001"],
+                            user_checks_per_minute=3),
+        registries={"Registry-1.Docker.io": RegistrySettings(mirrors=["Mirror.Example:5000"]),
+                    "harbor.corp.example": RegistrySettings(channels=["CPRIV001"])})
+    options = slack_options(settings)
+    assert options.triage_threshold == 0.8
+    assert not options.channel_enabled("CQUIET01")
+    assert options.channel_enabled("CCHAN001")
+    assert options.pin_allowed_users == ("UBOSS001",)
+    assert options.user_checks_per_minute == 3
+    assert list(options.mirrors["docker.io"]) == ["mirror.example:5000"]
+    assert options.registry_allowed("harbor.corp.example", "CPRIV001")
+    assert not options.registry_allowed("harbor.corp.example", "CCHAN001")
+    assert options.registry_allowed("docker.io", "CCHAN001")
