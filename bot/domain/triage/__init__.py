@@ -67,9 +67,11 @@ def _fill(steps: tuple[RemediationStep, ...], ref: str) -> list[RemediationStep]
 def triage(text: str, *, source: str | None = None, max_bytes: int = MAX_PASTE_BYTES) -> TriageResult:
     """Classify a pasted pull error, extract what it names, and redact it. Never raises on any text."""
     kept, truncated, dropped = truncate_paste(text, max_bytes)
-    redaction = redact(kept)
+    lower = ascii_lower(kept)
+    redaction = redact(kept, lower=lower)
     clean = redaction.text
-    lower = ascii_lower(clean)
+    if redaction.count:
+        lower = ascii_lower(clean)
     result = classify(clean, lower)
     references = extract_references(clean, lower)
     regions: list[tuple[int, int]] = [

@@ -7,6 +7,7 @@ position, on that line. At most ``MAX_HITS_PER_PATTERN`` lines are examined as e
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.domain.models import Category, CategoryScore, TriageEvidence
@@ -14,9 +15,12 @@ from bot.domain.triage.rules import COMPILED, RULES, Pattern
 from bot.domain.triage.text import ascii_lower, clip_line, line_bounds
 
 MAX_HITS_PER_PATTERN = 3
-MAX_TRIES_PER_PATTERN = 64  # needle occurrences whose regex did not confirm; bounds the work per pattern
+MAX_TRIES_PER_PATTERN = 24  # needle occurrences whose regex did not confirm; bounds the work per pattern
 MAX_EVIDENCE_PER_CATEGORY = 5
 REGEX_WINDOW = 4096  # a pattern's regex sees at most this many characters from its needle on
+# An anchor seen on at most this many lines is searched line by line (cheap for rare words); a more
+# frequent anchor falls back to one whole-text scan per needle. Either way the work stays linear.
+MAX_ANCHOR_LINES = 256
 
 # Table order breaks confidence ties: it lists specific causes before generic ones.
 _ORDER = {rule.category: i for i, rule in enumerate(RULES)}
@@ -41,12 +45,45 @@ class Classification:
     hits: list[Hit]  # every hit, for extraction of status codes and hosts near the evidence
 
 
-def _pattern_hits(lower: str, pattern: Pattern, category: Category, begin: int) -> list[Hit]:
+def _anchor_lines(lower: str, anchor: str, first: int) -> list[tuple[int, int]] | None:
+    """The lines holding ``anchor`` (from its first occurrence), or None when there are too many."""
+    lines: list[tuple[int, int]] = []
+    pos = first
+    while pos != -1:
+        if len(lines) >= MAX_ANCHOR_LINES:
+            return None
+        ls, le = line_bounds(lower, pos)
+        lines.append((ls, le))
+        pos = lower.find(anchor, le)
+    return lines
+
+
+def _occurrences(lower: str, needle: str, begin: int, lines: list[tuple[int, int]] | None) -> Iterator[int]:
+    """Positions of ``needle``: within the anchor's lines when known, else over the whole text."""
+    if lines is None:
+        pos = lower.find(needle, begin)
+        while pos != -1:
+            yield pos
+            pos = lower.find(needle, pos + 1)
+        return
+    for ls, le in lines:
+        pos = lower.find(needle, ls, le)
+        while pos != -1:
+            yield pos
+            pos = lower.find(needle, pos + 1, le)
+
+
+def _pattern_hits(lower: str, pattern: Pattern, category: Category, begin: int,
+                  lines: list[tuple[int, int]] | None) -> list[Hit]:
     hits: list[Hit] = []
     regex = COMPILED.get(pattern.id)
     tries = 0
-    pos = lower.find(pattern.needle, begin)
-    while pos != -1 and len(hits) < MAX_HITS_PER_PATTERN and tries < MAX_TRIES_PER_PATTERN:
+    last_line = -1
+    for pos in _occurrences(lower, pattern.needle, begin, lines):
+        if len(hits) >= MAX_HITS_PER_PATTERN or tries >= MAX_TRIES_PER_PATTERN:
+            break
+        if pos < last_line:  # one hit per line is enough evidence
+            continue
         ls, le = line_bounds(lower, pos)
         span: tuple[int, int] | None = (pos, pos + len(pattern.needle))
         if regex is not None:
@@ -54,32 +91,33 @@ def _pattern_hits(lower: str, pattern: Pattern, category: Category, begin: int) 
             span = m.span() if m else None
         if span is None:
             tries += 1
-            pos = lower.find(pattern.needle, pos + 1)
             continue
         found = category
         if pattern.digest and any(lower.find(mark, ls, le) != -1 for mark in _DIGEST_MARKERS):
             found = Category.digest_not_found
         hits.append(Hit(found, pattern, ls, le, span[0], span[1]))
-        pos = lower.find(pattern.needle, le)  # one hit per line is enough evidence
+        last_line = le
     return hits
 
 
 def find_hits(lower: str) -> list[Hit]:
     """Every pattern hit in an already lowercased text (see ``text.ascii_lower``)."""
-    anchors: dict[str, int] = {}
+    anchors: dict[str, tuple[int, list[tuple[int, int]] | None]] = {}
     hits: list[Hit] = []
     for rule in RULES:
         for pattern in rule.patterns:
             anchor = pattern.prefilter
-            first = anchors.get(anchor)
-            if first is None:
-                first = anchors[anchor] = lower.find(anchor)
+            known = anchors.get(anchor)
+            if known is None:
+                first = lower.find(anchor)
+                known = anchors[anchor] = (first, _anchor_lines(lower, anchor, first) if first != -1 else [])
+            first, lines = known
             if first == -1:
                 continue
             # A needle containing the anchor cannot start more than len(needle) before the anchor's first
-            # occurrence, so the scan can begin there.
+            # occurrence, so a whole-text scan can begin there.
             begin = max(0, first - len(pattern.needle)) if anchor in pattern.needle else 0
-            hits.extend(_pattern_hits(lower, pattern, rule.category, begin))
+            hits.extend(_pattern_hits(lower, pattern, rule.category, begin, lines))
     return hits
 
 

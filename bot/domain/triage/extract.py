@@ -20,6 +20,7 @@ from bot.domain.triage.text import line_bounds
 
 MAX_REFERENCES = 50
 MAX_CANDIDATES = 5000  # matches examined per paste; bounds the work on pathological input
+MAX_PARSED = 2 * MAX_REFERENCES  # distinct candidates parsed (parsing is the costly step)
 _TRAILING = ".,;:)]}'\"`!?>"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # Words that follow "docker pull" in prose ("Docker pull failed with exit code 1"), never images.
@@ -127,11 +128,20 @@ _STRONG = _Context(re.compile(""), True)
 def _candidates(text: str, lower: str) -> Iterator[tuple[int, str, _Context]]:
     budget = MAX_CANDIDATES
     for ctx in _CONTEXTS:
+        # Only the earliest references are reported, so each context stops after MAX_PARSED distinct
+        # values: anything later in the text cannot displace them.
+        distinct: set[str] = set()
         for m in ctx.regex.finditer(lower):
+            value = lower[m.start(1):m.end(1)]
+            if value in distinct:
+                continue
+            distinct.add(value)
             yield m.start(1), text[m.start(1):m.end(1)], ctx
             budget -= 1
             if budget <= 0:
                 return
+            if len(distinct) >= MAX_PARSED:
+                break
     for m in _READING_MANIFEST.finditer(lower):
         ref_or_digest = _clean(text[m.start(1):m.end(1)])
         repo = _clean(text[m.start(2):m.end(2)])
@@ -162,7 +172,7 @@ def extract_references(text: str, lower: str) -> list[ExtractedReference]:
         except ImagecheckError as exc:
             if ctx.strong:
                 parsed.append((value, ctx, None, exc.message))
-        if len(parsed) >= MAX_CANDIDATES:
+        if len(parsed) >= MAX_PARSED:
             break
     # Docker names only the repository in "pull access denied for x": when the full reference is in the
     # paste too, the repository alone is the same image, not another one pulled at :latest.

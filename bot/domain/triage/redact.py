@@ -82,7 +82,7 @@ _B64_DOCKERCONFIG = _b64_prefixes('{"auths":', '{ "auths":', '{\n  "auths":', '{
 
 # Generic ``key = value`` secrets: the key words we look for, and key endings that name a secret
 # rather than hold one (``secretName: regcred``, ``password_file=/run/x``).
-_SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "api-key", "credential")
+_SECRET_WORDS = ("passw", "token", "secret", "api_key", "apikey", "api-key")  # "passw": password, passwd
 _NOT_A_SECRET_KEY_ENDINGS = ("name", "names", "ref", "file", "path", "type", "id", "s", "realm", "url",
                              "uri", "dir", "kind", "policy", "ttl", "length", "key_id")
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
@@ -184,7 +184,9 @@ def _login_passwords(text: str, lower: str) -> Iterator[tuple[int, int]]:
 @dataclass(frozen=True, slots=True)
 class RedactionRule:
     name: str
-    triggers: tuple[str, ...]  # lowercase literals; the rule runs only if one is in the lowered text
+    # Lowercase literals; the rule runs only if one is in the lowered text. Empty: always run (the
+    # regex itself starts with a literal, so scanning for it costs the same as scanning for a trigger).
+    triggers: tuple[str, ...]
     find: _Finder
 
 
@@ -197,37 +199,36 @@ RULES: tuple[RedactionRule, ...] = (
     RedactionRule("dockerconfigjson", (".dockerconfigjson", ".dockercfg"), _regex_finder(
         r"\.(?:dockerconfigjson|dockercfg)[\"']?\s{0,8}[:=]\s{0,8}[\"']?([a-z0-9+/=]{8,65536})", 1,
         on_lower=True)),
-    RedactionRule("dockerconfigjson", tuple(p.lower() for p in _B64_DOCKERCONFIG.replace("\\", "").split("|")),
-                  _regex_finder(rf"(?:{_B64_DOCKERCONFIG})[A-Za-z0-9+/=]{{0,65536}}")),
-    RedactionRule("docker_config_auth", ('"auth"', '"identitytoken"', '"registrytoken"'), _regex_finder(
+    RedactionRule("dockerconfigjson", (), _regex_finder(rf"(?:{_B64_DOCKERCONFIG})[A-Za-z0-9+/=]{{0,65536}}")),
+    RedactionRule("docker_config_auth", ('auth"', 'token"'), _regex_finder(
         r"\"(?:auth|identitytoken|registrytoken)\"\s{0,8}:\s{0,8}\"([^\"\\\n]{1,16384})\"", 1, on_lower=True)),
     RedactionRule("docker_config_auth", ("auth:", "auth="), _regex_finder(
         r"(?<![a-z0-9_-])auth[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?([a-z0-9+/]{8,16384}={0,2})", 1, on_lower=True,
         accept=_looks_like_base64_secret)),
-    RedactionRule("authorization_header", ("authorization", "x-registry-auth"), _regex_finder(
+    RedactionRule("authorization_header", ("authorization", "registry-auth"), _regex_finder(
         r"(?:authorization[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?(?:basic|bearer|token|negotiate)[ \t]{1,8}"
         r"|x-registry-auth[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?)([a-z0-9._~+/=-]{4,16384})", 1, on_lower=True)),
     RedactionRule("authorization_header", ("bearer ",), _regex_finder(
         r"bearer[ \t]{1,8}([a-z0-9._~+/-]{16,16384}=*)", 1, on_lower=True)),
-    RedactionRule("jwt", ("eyj",), _regex_finder(
+    RedactionRule("jwt", (), _regex_finder(
         r"eyJ[A-Za-z0-9_-]{8,16384}\.eyJ[A-Za-z0-9_-]{8,16384}\.[A-Za-z0-9_-]{0,16384}")),
     RedactionRule("url_password", ("://",), _regex_finder(
         r"://([^/\s:@\"'<>]{1,256}):([^/\s@\"'<>]{1,1024})@", 2)),
-    RedactionRule("docker_login_password", (" login", "--password", "--passwd", "creds", "--registry-token"),
+    RedactionRule("docker_login_password", (" login", "--pass", "creds", "-token"),
                   _login_passwords),
-    RedactionRule("aws_secret_access_key", ("secret_access_key", "secretaccesskey", "aws_secret_key"),
+    RedactionRule("aws_secret_access_key", ("secret_access_key", "secretaccesskey", "secret_key"),
                   _regex_finder(r"(?:secret_access_key|secretaccesskey|aws_secret_key)[\"']?[ \t]{0,8}[:=]"
                                 r"[ \t]{0,8}[\"']?([a-z0-9/+=]{40})(?![a-z0-9/+=])", 1, on_lower=True)),
-    RedactionRule("aws_access_key_id", ("akia", "asia", "agpa", "aida", "aroa", "aipa", "anpa", "anva"),
+    RedactionRule("aws_access_key_id", (),
                   _regex_finder(r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Za-z0-9])",
                                 accept=_not_after_alnum)),
-    RedactionRule("github_token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), _regex_finder(
+    RedactionRule("github_token", (), _regex_finder(
         r"gh[pousr]_[A-Za-z0-9]{36,255}(?![A-Za-z0-9])", accept=_not_after_alnum)),
     RedactionRule("github_token", ("github_pat_",), _regex_finder(r"github_pat_[A-Za-z0-9_]{22,255}")),
-    RedactionRule("gitlab_token", ("glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "gloas-", "glsoat-", "glft-"),
+    RedactionRule("gitlab_token", (),
                   _regex_finder(r"gl(?:pat|dt|rt|ptt|cbt|oas|soat|ft)-[A-Za-z0-9_-]{20,255}",
                                 accept=_not_after_alnum)),
-    RedactionRule("slack_token", ("xox", "xapp-"), _regex_finder(
+    RedactionRule("slack_token", (), _regex_finder(
         r"(?:xox[abposre]-[A-Za-z0-9-]{10,255}|xoxe\.xox[a-z]-[A-Za-z0-9-]{10,255}|xapp-\d-[A-Za-z0-9-]{10,255})",
         accept=_not_after_alnum)),
     RedactionRule("slack_webhook", ("hooks.slack.com/services/",), _regex_finder(
@@ -257,8 +258,9 @@ def redact(text: str, *, lower: str | None = None) -> Redaction:
     """
     lowered = lower if lower is not None else ascii_lower(text)
     spans: list[_Span] = []
+    present: dict[str, bool] = {}
     for priority, rule in enumerate(RULES):
-        if not any(t in lowered for t in rule.triggers):
+        if rule.triggers and not any(present.setdefault(t, t in lowered) for t in rule.triggers):
             continue
         for s, e in rule.find(text, lowered):
             if text.startswith(MARK, s):  # already redacted (idempotence)

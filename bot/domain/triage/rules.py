@@ -67,15 +67,18 @@ RULES: tuple[Rule, ...] = (
             _step("If the node pulls through a mirror or pull-through cache, check the mirror has the tag."),
         ),
         (
+            # Digests are sometimes abbreviated in pastes ("@sha256:654482cf..."): any length is accepted;
+            # ``digest=True`` turns these into digest_not_found when the line pulls by digest.
             Pattern("tag.containerd_resolve_not_found", "failed to resolve reference", 0.93,
-                    r'failed to resolve reference \\?"[^"@\s\\]{1,512}\\?": [^\n]{0,600}?: not found',
-                    anchor="resolve ref"),
+                    r'failed to resolve reference \\?"[^"\s\\]{1,600}\\?": [^\n]{0,600}?not found',
+                    digest=True, anchor="resolve ref"),
             Pattern("tag.ecs_resolve_ref_not_found", "failed to resolve ref ", 0.93,
-                    r"failed to resolve ref [^\s@]{1,512}: [^\n]{0,600}?: not found", anchor="resolve ref"),
+                    r"failed to resolve ref [^\s]{1,600}: [^\n]{0,600}?: not found", digest=True,
+                    anchor="resolve ref"),
             Pattern("tag.swarm_image_not_found", "error: image ", 0.85, r"error: image [^\s]{1,512} not found",
                     anchor="not found"),
             Pattern("tag.docker_manifest_for_not_found", "manifest for ", 0.93,
-                    r"manifest for [^\s@]{1,512} not found", anchor="manifest"),
+                    r"manifest for [^\s]{1,600} not found", digest=True, anchor="manifest"),
             Pattern("tag.manifest_unknown", "manifest unknown", 0.86, digest=True, anchor="manifest"),
             Pattern("tag.manifest_unknown_code", "manifest_unknown", 0.86, digest=True, anchor="manifest"),
             Pattern("tag.cri_code_not_found", "code = notfound", 0.88, digest=True),
@@ -100,15 +103,6 @@ RULES: tuple[Rule, ...] = (
             _step("If the tag still exists, pin its current digest instead."),
         ),
         (
-            # Digests are sometimes abbreviated in pasted text ("@sha256:654482cf..."), so any length.
-            Pattern("digest.containerd_resolve_not_found", "failed to resolve reference", 0.95,
-                    r'failed to resolve reference \\?"[^"\s\\]{1,512}@sha256:[^"\s\\]{1,70}\\?": '
-                    r"[^\n]{0,600}?not found", anchor="resolve ref"),
-            Pattern("digest.ecs_resolve_ref_not_found", "failed to resolve ref ", 0.95,
-                    r"failed to resolve ref [^\s]{1,512}@sha256:[0-9a-f]{64}: [^\n]{0,600}?: not found",
-                    anchor="resolve ref"),
-            Pattern("digest.docker_manifest_for_not_found", "manifest for ", 0.95,
-                    r"manifest for [^\s]{1,512}@sha256:[0-9a-f]{64} not found", anchor="manifest"),
             Pattern("digest.reading_manifest_sha256", "reading manifest sha256:", 0.92,
                     r"reading manifest sha256:[0-9a-f]{64} in [^\s]{1,512} (?:manifest unknown|not found)",
                     anchor="manifest"),
