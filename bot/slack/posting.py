@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -48,22 +49,26 @@ class Poster:
     longer run of replies settles to one per ``per_channel_interval_s``, as Slack's limit asks.
     """
 
-    def __init__(self, client: AsyncWebClient, *, per_channel_interval_s: float = 1.0, burst: int = 3) -> None:
+    def __init__(self, client: AsyncWebClient, *, per_channel_interval_s: float = 1.0, burst: int = 3,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.client = client
         self.interval = per_channel_interval_s
         self.burst = float(burst)
+        self._clock = clock
+        self._sleep = sleep
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tokens: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
 
     async def _pace(self, channel: str) -> None:
         if self.interval <= 0:
             return
-        now = time.monotonic()
+        now = self._clock()
         tokens, at = self._tokens.get(channel, (self.burst, now))
         tokens = min(self.burst, tokens + (now - at) / self.interval)
         if tokens < 1.0:
-            await asyncio.sleep((1.0 - tokens) * self.interval)
-            tokens, now = 1.0, time.monotonic()
+            await self._sleep((1.0 - tokens) * self.interval)
+            tokens, now = 1.0, self._clock()
         self._tokens[channel] = (tokens - 1.0, now)
 
     async def post(self, channel: str, message: Rendered, *, thread_ts: str | None = None) -> str:
