@@ -17,5 +17,8 @@ lint: setup
 	$(VENV)/hadolint Dockerfile
 	$(VENV)/kubernetes-validate --strict --quiet deploy/kubernetes/configmap.yaml deploy/kubernetes/secret.example.yaml deploy/kubernetes/deployment.yaml deploy/kubernetes/service.yaml deploy/kubernetes/ingress.yaml deploy/kubernetes/pdb.yaml deploy/kubernetes/redis.yaml
 
+demo: setup
+	$(VENV)/python scripts/demo.py
+
 bench: setup
 	$(VENV)/python -m bench

@@ -22,24 +22,31 @@ class _Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """Every command is listed, but only ``selected`` imports its module and configures its options:
+    start-up of ``imagecheck check`` then pays for nothing of triage, Slack or Redis."""
     parser = argparse.ArgumentParser(
         prog="imagecheck",
         description="Diagnose container image pull failures with evidence from the registry itself.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
-        try:
-            module: _Command = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        module.configure(sp, name)
         sp.set_defaults(_module=module_name)
+        if name == selected:
+            module: _Command = importlib.import_module(module_name)
+            module.configure(sp, name)
     return parser
 
 
+def _selected_command(argv: list[str]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
 def main(argv: list[str]) -> int:
-    parser = build_parser()
+    parser = build_parser(_selected_command(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
