@@ -181,8 +181,13 @@ def _int_header(headers: httpx.Headers, name: str) -> int | None:
     return int(value) if value and value.strip().isdigit() else None
 
 
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"https": 443, "http": 80}.get(url.scheme)
+    return (url.scheme, url.host.lower(), url.port or default)
+
+
 def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
-    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+    return _origin(a) == _origin(b)
 
 
 class RegistryClient:
@@ -590,7 +595,7 @@ class RegistrySession:
                 if response.status_code in REDIRECT_STATUSES and location:
                     next_url = response.url.join(location)
                     self._check_redirect(response.url, next_url)
-                    if (next_url.host, next_url.port) != (response.url.host, response.url.port):
+                    if _origin(next_url)[1:] != _origin(response.url)[1:]:
                         current_headers.pop("Authorization", None)  # credentials stay with their host
                     if response.status_code == 303 and method != "HEAD":
                         method = "GET"
