@@ -35,8 +35,18 @@ HOSTILE = ["<!channel>", "<!here|here>", "<!everyone>", "<@U12345678>", "&lt;!ch
            "```<!channel>```", "`<@U1>`"]
 
 
+def _without_button_values(node: object) -> object:
+    # A button's value is opaque data Slack hands back to us on a click; it is never displayed.
+    if isinstance(node, dict):
+        return {k: _without_button_values(v) for k, v in node.items() if k != "value"}
+    if isinstance(node, list):
+        return [_without_button_values(v) for v in node]
+    return node
+
+
 def strings(rendered_blocks: list[dict[str, object]], text: str) -> str:
-    return text + json.dumps(rendered_blocks)
+    """Everything Slack would display (and parse for mentions): the fallback and the blocks."""
+    return text + json.dumps(_without_button_values(rendered_blocks))
 
 
 def live_tokens(blob: str) -> list[str]:
@@ -171,3 +181,28 @@ def test_reference_from_a_user_is_escaped_in_the_header() -> None:
     d = Diagnosis(reference=ref("example.com/a/b:c"), verdict=Verdict.invalid_reference, summary="<!channel>")
     r = render_diagnosis(d)
     assert live_tokens(strings(r.as_dicts(), r.text)) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=80).map("".join))
+def test_follow_up_messages_never_contain_a_live_mention_from_untrusted_text(text: str) -> None:
+    from bot.domain.pin import PinSnippets, PlatformPin
+    from bot.slack.render_followups import (
+        render_mirror_comparison,
+        render_pin,
+        render_recheck_summary,
+        render_tag_moved,
+    )
+
+    snippets = PinSnippets(reference=text, digest=text, pinned=text, kubectl=text, helm=text, kustomize=text,
+                           compose=text, dockerfile=text, index_note=text,
+                           alternatives=[PlatformPin(platform=text, digest=text, pinned=text)])
+    hostile = hostile_diagnosis(text)
+    rendered = [render_pin(snippets, by=text), render_tag_moved(text, text, text, incident_id="C1:1.2"),
+                render_tags(text, [text]), render_recheck_summary(hostile, ok(), by=text),
+                render_mirror_comparison(text, [hostile, ok()]), render_mirror_comparison(text, text)]
+    for r in rendered:
+        assert live_tokens(strings(r.as_dicts(), r.text)) == []
+    home = render_home([Incident(id=text, channel=text, thread_ts="1.2", references=[text],
+                                 pins=[Pin(reference=text, pinned=text, digest=text, by=text)])])
+    assert live_tokens(json.dumps([b.to_dict() for b in home])) == []
