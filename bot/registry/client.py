@@ -312,8 +312,10 @@ class RegistrySession:
         _check_repository(repository)
         _check_digest(digest)
         target = await self._target(registry, repository, anonymous)
+        # Configs carry the build history: images with long histories exceed 64 KiB, so they get the
+        # manifest cap (issue 6 keeps the small cap for error and token bodies).
         answer = await self._request(target, "GET", f"/v2/{repository}/blobs/{digest}",
-                                     not_found=BlobUnknown, max_bytes=self._config.max_small_body_bytes)
+                                     not_found=BlobUnknown, max_bytes=self._config.max_manifest_bytes)
         body = answer.raw.body
         actual = _digest_of(body, digest.split(":", 1)[0])
         if actual is not None and actual != digest:

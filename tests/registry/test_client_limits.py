@@ -261,6 +261,16 @@ async def test_signed_redirect_urls_never_reach_the_log(start_server: StartServe
     assert "s3cr3t-sig" not in caplog.text  # ...without its signature
 
 
+async def test_image_config_with_a_long_history(start_server: StartServer) -> None:
+    history = [{"created_by": f"RUN step {i} " + "x" * 200} for i in range(500)]
+    blob = json.dumps({"os": "linux", "architecture": "amd64", "history": history}).encode()
+    assert len(blob) > 64 * 1024
+    server = await start_server(_serving(blob))
+    async with _client(server.host) as client:
+        config = await client.session().get_image_config(server.host, "team/app", digest(blob))
+    assert config.architecture == "amd64"
+
+
 async def test_https_to_http_redirect_is_refused(start_server: StartServer, tmp_path) -> None:
     certs = make_certs(tmp_path / "tls")
     plain = await start_server(_serving(b"{}"))
