@@ -76,16 +76,11 @@ async def open_state(settings: Settings, clock: Clock) -> Store:
     prefix = settings.key_prefix
     incident_ttl_s = settings.cache.incident_ttl_days * 86400.0
     history = settings.cache.tag_history_per_tag
-    if settings.redis_url is not None and settings.redis_url.get_secret_value():
-        from bot.store.factory import open_store
+    from bot.store.factory import open_store
 
-        return await open_store(settings.redis_url.get_secret_value(), key_prefix=prefix,
-                                incident_ttl_s=incident_ttl_s, tag_history_limit=history, clock=clock)
-    from bot.store.memory_store import MemoryStore
-
-    log.info("store: embedded single-process store; set REDIS_URL for replicas")
-    return MemoryStore(key_prefix=prefix, incident_ttl_s=incident_ttl_s, tag_history_limit=history,
-                       clock=clock)
+    url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
+    return await open_store(url or None, key_prefix=prefix, incident_ttl_s=incident_ttl_s,
+                            tag_history_limit=history, clock=clock)
 
 
 @asynccontextmanager

@@ -30,7 +30,6 @@ from urllib.parse import urlsplit
 from bot.domain.ports import Clock, StatePort
 from bot.store.keys import DEFAULT_PREFIX
 from bot.store.memory_store import MemoryStore
-from bot.store.redis_store import DEFAULT_SOCKET_TIMEOUT_S, RedisStore, client_from_url
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +56,15 @@ def redacted_url(url: str) -> str:
 async def open_store(redis_url: str | None, *, key_prefix: str = DEFAULT_PREFIX,
                      incident_ttl_s: float = 30 * 86400, tag_history_limit: int = 20,
                      clock: Clock | None = None,
-                     socket_timeout_s: float = DEFAULT_SOCKET_TIMEOUT_S) -> Store:
+                     socket_timeout_s: float = 0.5) -> Store:
     """Open the store. Never fails because Redis is down: the bot must start and answer without it."""
     if not redis_url:
         log.info("store: %s", EMBEDDED_NOTICE)
         return MemoryStore(key_prefix=key_prefix, incident_ttl_s=incident_ttl_s,
                            tag_history_limit=tag_history_limit, clock=clock)
+    # Imported here so that a process without REDIS_URL (the CLI) never loads redis-py.
+    from bot.store.redis_store import RedisStore, client_from_url
+
     store = RedisStore(client_from_url(redis_url, socket_timeout_s=socket_timeout_s),
                        key_prefix=key_prefix, incident_ttl_s=incident_ttl_s,
                        tag_history_limit=tag_history_limit, clock=clock)
