@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -91,6 +92,93 @@ def cli_environment(directory: Path, config: Mapping[str, Any], **extra: str) ->
     Redis or proxies from the machine (``tests.integration.cli.clean_env``), plus ``extra``."""
     directory.mkdir(parents=True, exist_ok=True)
     return {**clean_env(directory, write_config(directory, dict(config))), **extra}
+
+
+# --- distance to a registry ---------------------------------------------------------------------------
+
+
+class LatencyProxy:
+    """A TCP proxy on 127.0.0.1 that puts a registry ``rtt_s`` away: each connection waits one round
+    trip before its first byte (the TCP handshake) and every chunk reaches the other side ``rtt_s / 2``
+    late, in order. It models distance, not bandwidth; TLS is not modelled (the registry speaks HTTP).
+    Runs its own event loop in a daemon thread, so blocking callers (subprocesses) don't stall it."""
+
+    def __init__(self, target_host: str, target_port: int, rtt_s: float) -> None:
+        self.target = (target_host, target_port)
+        self.rtt_s = rtt_s
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="latency-proxy", daemon=True)
+        self._server: asyncio.Server | None = None
+
+    @property
+    def host(self) -> str:
+        assert self._server is not None, "proxy not started"
+        return f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    def start(self) -> LatencyProxy:
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._handle, "127.0.0.1", 0), self._loop).result(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            if self._server is not None:
+                self._server.close()
+            current = asyncio.current_task()
+            tasks = [t for t in asyncio.all_tasks() if t is not current]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    def __enter__(self) -> LatencyProxy:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await asyncio.sleep(self.rtt_s)  # the handshake a distant server costs
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            pass  # stop() cancels open connections; the loop is going away, nothing awaits this task
+        finally:
+            writer.close()
+
+    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, data = await queue.get()
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                if not data:
+                    if sink.can_write_eof():
+                        sink.write_eof()
+                    return
+                sink.write(data)
+                await sink.drain()
+
+        delivering = asyncio.create_task(deliver())
+        try:
+            while True:
+                data = await source.read(65536)
+                queue.put_nowait((loop.time() + self.rtt_s / 2, data))
+                if not data:
+                    break
+            await delivering
+        except OSError:
+            delivering.cancel()
 
 
 # --- the Slack emulator outside pytest -------------------------------------------------------------

@@ -20,15 +20,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from bench._harness import cli_environment, median, ms, print_table, registry_entry, scratch_dir
+from bench._harness import LatencyProxy, cli_environment, median, ms, print_table, registry_entry, scratch_dir
 from tests.integration.cli import REPO_ROOT
 from tests.support.local_registry import LocalRegistry, Traffic, running_registry
 from tests.support.registry_process import Flavour
 from tests.support.skopeo import SkopeoError, skopeo_inspect_result
 
 REPETITIONS = 3
+DISTANT_RTT_S = 0.030
 HEAVY = ("slack_bolt", "slack_sdk", "redis", "aiohttp")
 
 
@@ -139,23 +139,35 @@ def run() -> list[dict[str, object]]:
     with scratch_dir("bench-skopeo-") as directory, running_registry(directory / "registry", Flavour.token) as reg:
         s = reg.scenarios
         payments = s.repo("payments/api")
-        batch = [reg.ref(s.single_oci.repository, "1.0"), reg.ref(s.single_docker.repository, "1.0"),
-                 reg.ref(s.multi_oci.repository, "1.0"), reg.ref(s.multi_docker.repository, "1.0"),
-                 reg.ref(s.amd64_only.repository, "1.0"), reg.ref(payments, "1.8.3"),
-                 reg.ref(payments, "1.9.0"), reg.ref(payments, "latest")]
-        singles = {"single-arch": reg.ref(s.single_oci.repository, "1.0"),
-                   "multi-arch index": reg.ref(s.multi_oci.repository, "1.0"),
-                   "missing tag": reg.ref(payments, "1.9.9")}
-        config: dict[str, Any] = {"registries": {reg.host: registry_entry(reg)}}
-        env = cli_environment(directory / "cli", config)
+        batch = [(s.single_oci.repository, "1.0"), (s.single_docker.repository, "1.0"),
+                 (s.multi_oci.repository, "1.0"), (s.multi_docker.repository, "1.0"),
+                 (s.amd64_only.repository, "1.0"), (payments, "1.8.3"), (payments, "1.9.0"), (payments, "latest")]
+        singles = {"single-arch": (s.single_oci.repository, "1.0"),
+                   "multi-arch index": (s.multi_oci.repository, "1.0"),
+                   "missing tag": (payments, "1.9.9")}
 
-        rows = _rows(f"batch of {len(batch)}", _measure(reg, _imagecheck(env, batch), REPETITIONS),
-                     _measure(reg, _skopeo(batch), REPETITIONS))
-        for case, ref in singles.items():
-            rows += _rows(case, _measure(reg, _imagecheck(env, [ref]), REPETITIONS),
-                          _measure(reg, _skopeo([ref]), REPETITIONS))
-        rows += _startup_rows(env, singles["single-arch"])
-        rows += asyncio.run(_repeat_in_process(reg, directory, singles["multi-arch index"]))
+        def refs(host: str, pairs: Sequence[tuple[str, str]]) -> list[str]:
+            return [f"{host}/{repo}:{tag}" for repo, tag in pairs]
+
+        env = cli_environment(directory / "cli", {"registries": {reg.host: registry_entry(reg)}})
+        rows = _rows(f"batch of {len(batch)}", _measure(reg, _imagecheck(env, refs(reg.host, batch)), REPETITIONS),
+                     _measure(reg, _skopeo(refs(reg.host, batch)), REPETITIONS))
+        for case, pair in singles.items():
+            ref = refs(reg.host, [pair])
+            rows += _rows(case, _measure(reg, _imagecheck(env, ref), REPETITIONS),
+                          _measure(reg, _skopeo(ref), REPETITIONS))
+
+        # The same batch with the registry DISTANT_RTT_S away (the token server stays on loopback):
+        # on loopback a network round trip costs nothing and process start-up is all there is.
+        port = int(reg.host.rsplit(":", 1)[1])
+        with LatencyProxy("127.0.0.1", port, DISTANT_RTT_S) as proxy:
+            far_env = cli_environment(directory / "cli-far", {"registries": {proxy.host: registry_entry(reg)}})
+            rows += _rows(f"batch of {len(batch)}, registry {DISTANT_RTT_S * 1000:g} ms RTT away",
+                          _measure(reg, _imagecheck(far_env, refs(proxy.host, batch)), REPETITIONS),
+                          _measure(reg, _skopeo(refs(proxy.host, batch)), REPETITIONS))
+
+        rows += _startup_rows(env, refs(reg.host, [singles["single-arch"]])[0])
+        rows += asyncio.run(_repeat_in_process(reg, directory, refs(reg.host, [singles["multi-arch index"]])[0]))
         return rows
 
 
