@@ -75,6 +75,11 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000.0, 1)
 
 
+def load_1m() -> float:
+    """The machine's 1-minute load average: wall times here move with it (other work shares the cores)."""
+    return round(os.getloadavg()[0], 1)
+
+
 # --- settings for the local registries --------------------------------------------------------------
 
 

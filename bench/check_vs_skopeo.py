@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench._harness import LatencyProxy, cli_environment, median, ms, print_table, registry_entry, scratch_dir
+from bench._harness import LatencyProxy, cli_environment, load_1m, median, ms, print_table, registry_entry, scratch_dir
 from tests.integration.cli import REPO_ROOT
 from tests.support.local_registry import LocalRegistry, Traffic, running_registry
 from tests.support.registry_process import Flavour
@@ -89,7 +89,8 @@ def _rows(case: str, ours: Measured, theirs: Measured) -> list[dict[str, object]
         rows.append({"case": case, "tool": tool, "median_ms": ms(median(m.wall_s)), "runs": len(m.wall_s),
                      "registry_reqs": len(m.traffic.registry), "token_reqs": len(m.traffic.token),
                      "total_reqs": m.traffic.total, "answer": m.answer,
-                     "ratio_ic/skopeo": round(ratio, 2) if tool == "imagecheck" else None})
+                     "ratio_ic/skopeo": round(ratio, 2) if tool == "imagecheck" else None,
+                     "load_1m": load_1m()})
     return rows
 
 
