@@ -40,8 +40,10 @@ class Measured:
 
 
 def _measure(registry: LocalRegistry, run_once: Callable[[], str], repetitions: int) -> Measured:
-    """Run ``repetitions`` times; the traffic is the last run's (every run asks the same questions)."""
+    """Run ``repetitions`` times; the traffic shown is the last run's, and the answer says so when the
+    runs didn't all make the same number of requests."""
     walls: list[float] = []
+    totals: list[int] = []
     traffic = Traffic([])
     answer = ""
     for _ in range(repetitions):
@@ -50,6 +52,9 @@ def _measure(registry: LocalRegistry, run_once: Callable[[], str], repetitions: 
         answer = run_once()
         walls.append(time.perf_counter() - started)
         traffic = registry.traffic_since(mark)
+        totals.append(traffic.total)
+    if len(set(totals)) > 1:
+        answer += f" (requests varied: {'/'.join(map(str, totals))})"
     return Measured(walls, traffic, answer)
 
 
