@@ -89,13 +89,6 @@ class Poster:
             await self._call("chat.update", self.client.chat_update(
                 channel=channel, ts=ts, text=message.text, blocks=message.as_dicts(), link_names=False))
 
-    async def ephemeral(self, channel: str, user: str, message: Rendered, *,
-                        thread_ts: str | None = None) -> None:
-        kwargs: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
-        await self._call("chat.postEphemeral", self.client.chat_postEphemeral(
-            channel=channel, user=user, text=message.text, blocks=message.as_dicts(), link_names=False,
-            **kwargs))
-
     async def _call(self, method: str, call: Any) -> Any:
         try:
             return await call
