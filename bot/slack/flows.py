@@ -12,8 +12,6 @@ import logging
 import uuid
 from collections.abc import Sequence
 
-from slack_sdk.errors import SlackApiError
-
 from bot.domain.errors import ImagecheckError, InvalidPlatform, InvalidReference, StoreUnavailable
 from bot.domain.models import (
     Category,
@@ -203,12 +201,3 @@ async def triage_into_thread(services: Services, poster: Poster, result: TriageR
                 outcome, incident_id=incident_id,
                 mirrors_configured=bool(services.options.mirrors.get(ref.domain))), thread_ts=thread_ts)
 
-
-async def safe_post(poster: Poster, channel: str, message: Rendered, *, thread_ts: str | None = None) -> bool:
-    """Post, reporting (not raising) Slack refusals such as ``not_in_channel``."""
-    try:
-        await poster.post(channel, message, thread_ts=thread_ts)
-        return True
-    except SlackApiError as exc:
-        log.warning("Slack refused a message in %s: %s", channel, exc.response.get("error"))
-        return False

@@ -51,7 +51,3 @@ def record_diagnoses(diagnoses: list[Diagnosis], *, actor: str | None,
                 verdict=d.verdict))
     return mutate
 
-
-def split_incident_id(incident_id: str) -> tuple[str, str]:
-    channel, _, thread_ts = incident_id.partition(":")
-    return channel, thread_ts

@@ -18,7 +18,6 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     ContextBlock,
-    DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
     PlainTextObject,
@@ -360,6 +359,3 @@ def render_notice(message: str, *, detail: str | None = None) -> Rendered:
     text = message if detail is None else f"{message}\n{code(detail, 600)}"
     return Rendered([section(text)], _fallback(message))
 
-
-def render_divider() -> DividerBlock:
-    return DividerBlock()
