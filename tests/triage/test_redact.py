@@ -110,3 +110,11 @@ def test_counts_and_rule_names_in_order_of_first_use() -> None:
     result = redact(text)
     assert result.count == 3
     assert result.rules == ["docker_login_password", "url_password"]
+
+
+def test_a_marker_that_looks_like_user_and_password_is_left_alone() -> None:
+    # Found by the property test: "://[REDACTED:private_key]@" has the shape of "://user:password@".
+    once = redact("docker://-----BEGIN RSA PRIVATE KEY-----@host/")
+    assert once.text == "docker://[REDACTED:private_key]@host/"
+    again = redact(once.text)
+    assert (again.count, again.text) == (0, once.text)

@@ -1,8 +1,9 @@
 """Rank the categories a (redacted) paste is about, with the evidence for each.
 
-Linear in the size of the paste: every pattern is a literal ``str.find`` (anchored families are skipped
-with one scan when their anchor is absent), and a pattern's bounded regex only runs at the needle's
-position, on that line. At most ``MAX_HITS_PER_PATTERN`` lines are examined as evidence per pattern.
+Linear in the size of the paste: a probe (``probe.py``) first rules out every category, then every
+needle, that the text cannot contain, in one automaton pass each; only needles that occur are located
+with ``str.find``, and a pattern's bounded regex only runs at the needle's position, on that line. At
+most ``MAX_HITS_PER_PATTERN`` lines are examined as evidence per pattern.
 """
 
 from __future__ import annotations
@@ -11,16 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.domain.models import Category, CategoryScore, TriageEvidence
-from bot.domain.triage.rules import COMPILED, RULES, Pattern
+from bot.domain.triage.probe import Haystack
+from bot.domain.triage.rules import CATEGORY_PROBES, COMPILED, NEEDLE_PROBES, RULES, Pattern
 from bot.domain.triage.text import ascii_lower, clip_line, line_bounds
 
 MAX_HITS_PER_PATTERN = 3
 MAX_TRIES_PER_PATTERN = 24  # needle occurrences whose regex did not confirm; bounds the work per pattern
 MAX_EVIDENCE_PER_CATEGORY = 5
 REGEX_WINDOW = 4096  # a pattern's regex sees at most this many characters from its needle on
-# An anchor seen on at most this many lines is searched line by line (cheap for rare words); a more
-# frequent anchor falls back to one whole-text scan per needle. Either way the work stays linear.
-MAX_ANCHOR_LINES = 256
 
 # Table order breaks confidence ties: it lists specific causes before generic ones.
 _ORDER = {rule.category: i for i, rule in enumerate(RULES)}
@@ -45,46 +44,26 @@ class Classification:
     hits: list[Hit]  # every hit, for extraction of status codes and hosts near the evidence
 
 
-def _anchor_lines(lower: str, anchor: str, first: int) -> list[tuple[int, int]] | None:
-    """The lines holding ``anchor`` (from its first occurrence), or None when there are too many."""
-    lines: list[tuple[int, int]] = []
-    pos = first
+def _occurrences(lower: str, needle: str) -> Iterator[int]:
+    pos = lower.find(needle)
     while pos != -1:
-        if len(lines) >= MAX_ANCHOR_LINES:
-            return None
-        ls, le = line_bounds(lower, pos)
-        lines.append((ls, le))
-        pos = lower.find(anchor, le)
-    return lines
+        yield pos
+        pos = lower.find(needle, pos + 1)
 
 
-def _occurrences(lower: str, needle: str, begin: int, lines: list[tuple[int, int]] | None) -> Iterator[int]:
-    """Positions of ``needle``: within the anchor's lines when known, else over the whole text."""
-    if lines is None:
-        pos = lower.find(needle, begin)
-        while pos != -1:
-            yield pos
-            pos = lower.find(needle, pos + 1)
-        return
-    for ls, le in lines:
-        pos = lower.find(needle, ls, le)
-        while pos != -1:
-            yield pos
-            pos = lower.find(needle, pos + 1, le)
-
-
-def _pattern_hits(lower: str, pattern: Pattern, category: Category, begin: int,
-                  lines: list[tuple[int, int]] | None) -> list[Hit]:
+def _pattern_hits(lower: str, pattern: Pattern, category: Category) -> list[Hit]:
     hits: list[Hit] = []
     regex = COMPILED.get(pattern.id)
     tries = 0
     last_line = -1
-    for pos in _occurrences(lower, pattern.needle, begin, lines):
+    for pos in _occurrences(lower, pattern.needle):
         if len(hits) >= MAX_HITS_PER_PATTERN or tries >= MAX_TRIES_PER_PATTERN:
             break
         if pos < last_line:  # one hit per line is enough evidence
             continue
         ls, le = line_bounds(lower, pos)
+        if pattern.anchor is not None and lower.find(pattern.anchor, pos, le) == -1:
+            continue  # the regex cannot match on this line; not a failed try
         span: tuple[int, int] | None = (pos, pos + len(pattern.needle))
         if regex is not None:
             m = regex.match(lower, pos, min(le, pos + REGEX_WINDOW))
@@ -102,22 +81,14 @@ def _pattern_hits(lower: str, pattern: Pattern, category: Category, begin: int,
 
 def find_hits(lower: str) -> list[Hit]:
     """Every pattern hit in an already lowercased text (see ``text.ascii_lower``)."""
-    anchors: dict[str, tuple[int, list[tuple[int, int]] | None]] = {}
+    haystack = Haystack(lower)
     hits: list[Hit] = []
     for rule in RULES:
+        if not rule.patterns or not haystack.may_contain(CATEGORY_PROBES[rule.category]):
+            continue
         for pattern in rule.patterns:
-            anchor = pattern.prefilter
-            known = anchors.get(anchor)
-            if known is None:
-                first = lower.find(anchor)
-                known = anchors[anchor] = (first, _anchor_lines(lower, anchor, first) if first != -1 else [])
-            first, lines = known
-            if first == -1:
-                continue
-            # A needle containing the anchor cannot start more than len(needle) before the anchor's first
-            # occurrence, so a whole-text scan can begin there.
-            begin = max(0, first - len(pattern.needle)) if anchor in pattern.needle else 0
-            hits.extend(_pattern_hits(lower, pattern, rule.category, begin, lines))
+            if haystack.may_contain(NEEDLE_PROBES[pattern.id]):
+                hits.extend(_pattern_hits(lower, pattern, rule.category))
     return hits
 
 

@@ -4,8 +4,9 @@ Runs before anything is stored, logged, echoed or posted, and on the bot's own o
 be idempotent (redacting redacted text changes nothing) and must leave digests, ordinary hex, UUIDs,
 image references and plain URLs alone.
 
-Each rule is gated by cheap literal triggers, and every regex either starts with a literal or is bounded,
-so the cost is linear in the size of the text. Matches from all rules are collected first and merged
+Each rule is gated by a probe (``probe.py``: its literal triggers, or a looser shape of its match) that
+rules it out in one automaton pass, and every regex either starts with a literal or is bounded, so the
+cost is linear in the size of the text. Matches from all rules are collected first and merged
 where they overlap, then the text is rebuilt once.
 """
 
@@ -13,11 +14,14 @@ from __future__ import annotations
 
 import base64
 import re
+import sys
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.triage.probe import Haystack, Probe, escape
 from bot.domain.triage.text import ascii_lower, line_bounds
 
 MARK = "[REDACTED:"
@@ -74,7 +78,7 @@ def _b64_prefixes(*prefixes: str) -> str:
     for p in prefixes:
         raw = p.encode()
         out.append(base64.b64encode(raw[: len(raw) // 3 * 3]).decode())
-    return "|".join(re.escape(o) for o in sorted(set(out), key=len, reverse=True))
+    return "|".join(escape(o) for o in sorted(set(out), key=len, reverse=True))
 
 
 _B64_DOCKERCONFIG = _b64_prefixes('{"auths":', '{ "auths":', '{\n  "auths":', '{\n\t"auths":',
@@ -161,7 +165,8 @@ def _login_passwords(text: str, lower: str) -> Iterator[tuple[int, int]]:
         pos = lower.find(trigger)
         while pos != -1:
             ls, le = line_bounds(lower, pos)
-            if ls not in seen_lines:
+            # Every flag below contains "-p" or "--"; most lines holding a trigger have neither.
+            if ls not in seen_lines and (lower.find("-p", ls, le) != -1 or lower.find("--", ls, le) != -1):
                 seen_lines.add(ls)
                 is_login = lower.find(" login", ls, le) != -1 or lower.startswith("login", ls)
                 for m in _FLAG_VALUE.finditer(lower, ls, le):
@@ -184,10 +189,12 @@ def _login_passwords(text: str, lower: str) -> Iterator[tuple[int, int]]:
 @dataclass(frozen=True, slots=True)
 class RedactionRule:
     name: str
-    # Lowercase literals; the rule runs only if one is in the lowered text. Empty: always run (the
-    # regex itself starts with a literal, so scanning for it costs the same as scanning for a trigger).
+    # Lowercase literals; the rule runs only if one is in the lowered text. Empty: ``shape`` decides.
     triggers: tuple[str, ...]
     find: _Finder
+    # For rules without triggers: a looser pattern (shared Rust/Python syntax, see ``probe.py``) that
+    # every match contains, probed on the original text; the rule runs only if it is there.
+    shape: str | None = None
 
 
 RULES: tuple[RedactionRule, ...] = (
@@ -199,7 +206,8 @@ RULES: tuple[RedactionRule, ...] = (
     RedactionRule("dockerconfigjson", (".dockerconfigjson", ".dockercfg"), _regex_finder(
         r"\.(?:dockerconfigjson|dockercfg)[\"']?\s{0,8}[:=]\s{0,8}[\"']?([a-z0-9+/=]{8,65536})", 1,
         on_lower=True)),
-    RedactionRule("dockerconfigjson", (), _regex_finder(rf"(?:{_B64_DOCKERCONFIG})[A-Za-z0-9+/=]{{0,65536}}")),
+    RedactionRule("dockerconfigjson", (), _regex_finder(rf"(?:{_B64_DOCKERCONFIG})[A-Za-z0-9+/=]{{0,65536}}"),
+                  shape=_B64_DOCKERCONFIG),
     RedactionRule("docker_config_auth", ('auth"', 'token"'), _regex_finder(
         r"\"(?:auth|identitytoken|registrytoken)\"\s{0,8}:\s{0,8}\"([^\"\\\n]{1,16384})\"", 1, on_lower=True)),
     RedactionRule("docker_config_auth", ("auth:", "auth="), _regex_finder(
@@ -211,9 +219,10 @@ RULES: tuple[RedactionRule, ...] = (
     RedactionRule("authorization_header", ("bearer ",), _regex_finder(
         r"bearer[ \t]{1,8}([a-z0-9._~+/-]{16,16384}=*)", 1, on_lower=True)),
     RedactionRule("jwt", (), _regex_finder(
-        r"eyJ[A-Za-z0-9_-]{8,16384}\.eyJ[A-Za-z0-9_-]{8,16384}\.[A-Za-z0-9_-]{0,16384}")),
-    RedactionRule("url_password", ("://",), _regex_finder(
-        r"://([^/\s:@\"'<>]{1,256}):([^/\s@\"'<>]{1,1024})@", 2)),
+        r"eyJ[A-Za-z0-9_-]{8,16384}\.eyJ[A-Za-z0-9_-]{8,16384}\.[A-Za-z0-9_-]{0,16384}"),
+        shape=r"eyJ[A-Za-z0-9_-]{8,}\.eyJ"),
+    RedactionRule("url_password", (), _regex_finder(
+        r"://([^/\s:@\"'<>]{1,256}):([^/\s@\"'<>]{1,1024})@", 2), shape=r"://[^/@\s]+:[^/@\s]*@"),
     RedactionRule("docker_login_password", (" login", "--pass", "creds", "-token"),
                   _login_passwords),
     RedactionRule("aws_secret_access_key", ("secret_access_key", "secretaccesskey", "secret_key"),
@@ -221,16 +230,19 @@ RULES: tuple[RedactionRule, ...] = (
                                 r"[ \t]{0,8}[\"']?([a-z0-9/+=]{40})(?![a-z0-9/+=])", 1, on_lower=True)),
     RedactionRule("aws_access_key_id", (),
                   _regex_finder(r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Za-z0-9])",
-                                accept=_not_after_alnum)),
+                                accept=_not_after_alnum),
+                  shape=r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}"),
     RedactionRule("github_token", (), _regex_finder(
-        r"gh[pousr]_[A-Za-z0-9]{36,255}(?![A-Za-z0-9])", accept=_not_after_alnum)),
+        r"gh[pousr]_[A-Za-z0-9]{36,255}(?![A-Za-z0-9])", accept=_not_after_alnum),
+        shape=r"gh[pousr]_[A-Za-z0-9]{36}"),
     RedactionRule("github_token", ("github_pat_",), _regex_finder(r"github_pat_[A-Za-z0-9_]{22,255}")),
     RedactionRule("gitlab_token", (),
                   _regex_finder(r"gl(?:pat|dt|rt|ptt|cbt|oas|soat|ft)-[A-Za-z0-9_-]{20,255}",
-                                accept=_not_after_alnum)),
+                                accept=_not_after_alnum),
+                  shape=r"gl(?:pat|dt|rt|ptt|cbt|oas|soat|ft)-[A-Za-z0-9_-]{20}"),
     RedactionRule("slack_token", (), _regex_finder(
         r"(?:xox[abposre]-[A-Za-z0-9-]{10,255}|xoxe\.xox[a-z]-[A-Za-z0-9-]{10,255}|xapp-\d-[A-Za-z0-9-]{10,255})",
-        accept=_not_after_alnum)),
+        accept=_not_after_alnum), shape=r"xox[abposre]-|xoxe\.xox|xapp-"),
     RedactionRule("slack_webhook", ("hooks.slack.com/services/",), _regex_finder(
         r"hooks\.slack\.com/services/([A-Za-z0-9/_-]{10,255})", 1)),
     RedactionRule("secret_assignment", _SECRET_WORDS, _secret_assignments),
@@ -251,19 +263,52 @@ def _merge(spans: list[_Span]) -> list[_Span]:
     return merged
 
 
+def _gate(rule: RedactionRule) -> tuple[Probe, bool]:
+    """The probe that decides whether ``rule`` runs, and whether it reads the lowered text."""
+    if rule.triggers:
+        return Probe.any_of(rule.triggers), True
+    if rule.shape is None:
+        raise ValueError(f"redaction rule {rule.name}: needs triggers or a shape")
+    return Probe(rule.shape), False
+
+
+_GATES: tuple[tuple[Probe, bool], ...] = tuple(_gate(rule) for rule in RULES)
+
+
+def _markers(text: str) -> list[tuple[int, int]]:
+    """Spans of the ``[REDACTED:<rule>]`` markers already in ``text``."""
+    out: list[tuple[int, int]] = []
+    pos = text.find(MARK)
+    while pos != -1:
+        end = text.find("]", pos + len(MARK))
+        if end == -1:
+            break
+        out.append((pos, end + 1))
+        pos = text.find(MARK, end + 1)
+    return out
+
+
+def _inside_marker(markers: list[tuple[int, int]], pos: int) -> bool:
+    i = bisect_right(markers, (pos, sys.maxsize)) - 1  # the last marker starting at or before pos
+    return i >= 0 and markers[i][0] <= pos < markers[i][1]
+
+
 def redact(text: str, *, lower: str | None = None) -> Redaction:
     """Return ``text`` with every secret replaced by ``[REDACTED:<rule>]``.
 
     ``lower`` may be passed when the caller already has ``ascii_lower(text)``.
     """
     lowered = lower if lower is not None else ascii_lower(text)
+    original, lowered_haystack = Haystack(text), Haystack(lowered)
+    # Text already redacted stays as it is (idempotence), including a rule's match that would start
+    # inside a marker (``://[REDACTED:x]@`` looks like ``user:password@``).
+    markers = _markers(text)
     spans: list[_Span] = []
-    present: dict[str, bool] = {}
-    for priority, rule in enumerate(RULES):
-        if rule.triggers and not any(present.setdefault(t, t in lowered) for t in rule.triggers):
+    for priority, (rule, (probe, on_lower)) in enumerate(zip(RULES, _GATES, strict=True)):
+        if not (lowered_haystack if on_lower else original).may_contain(probe):
             continue
         for s, e in rule.find(text, lowered):
-            if text.startswith(MARK, s):  # already redacted (idempotence)
+            if markers and _inside_marker(markers, s):
                 continue
             spans.append(_Span(s, e, rule.name, priority))
     if not spans:

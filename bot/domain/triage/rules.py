@@ -6,8 +6,9 @@ skopeo, buildkit, nerdctl, Helm and the registries word it), what it means, and 
 How a pattern matches (see ``classify.py``): the paste is lowercased once; a pattern fires on a line that
 contains its literal ``needle``; when it also has a ``regex``, that regex must match *starting at the
 needle* (so every regex begins with its needle, is bounded, and has no nested quantifiers: matching stays
-linear in the size of the paste). ``anchor`` is a shorter literal shared by a family of needles: when the
-anchor is absent from the paste, the whole family is skipped with one scan. ``weight`` is how specific the
+linear in the size of the paste). ``anchor`` is a literal that every match of the regex contains after
+the needle (``"not found"`` for ``repository <name> not found``): needle occurrences on lines without it
+are not tried, so a common needle cannot use up the pattern's tries. ``weight`` is how specific the
 wording is: a root cause scores high, a generic wrapper (``ErrImagePull``) low, so specific causes win.
 ``digest`` patterns report ``digest_not_found`` instead of ``tag_not_found`` when their line pulls by digest.
 
@@ -21,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.domain.models import Category, RemediationStep
+from bot.domain.triage.probe import Probe
 
 # The reference placeholder in remediation commands; triage fills in the first reference it extracted.
 REF = "{ref}"
@@ -33,11 +35,7 @@ class Pattern:
     weight: float
     regex: str | None = None  # lowercase; must start with ``needle``; bounded quantifiers only
     digest: bool = False  # becomes digest_not_found when the line names a digest
-    anchor: str | None = None  # shared literal prefilter (defaults to the needle)
-
-    @property
-    def prefilter(self) -> str:
-        return self.anchor or self.needle
+    anchor: str | None = None  # literal the regex's match always contains beyond the needle
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,24 +69,22 @@ RULES: tuple[Rule, ...] = (
             # ``digest=True`` turns these into digest_not_found when the line pulls by digest.
             Pattern("tag.containerd_resolve_not_found", "failed to resolve reference", 0.93,
                     r'failed to resolve reference \\?"[^"\s\\]{1,600}\\?": [^\n]{0,600}?not found',
-                    digest=True, anchor="resolve ref"),
+                    digest=True),
             Pattern("tag.ecs_resolve_ref_not_found", "failed to resolve ref ", 0.93,
-                    r"failed to resolve ref [^\s]{1,600}: [^\n]{0,600}?: not found", digest=True,
-                    anchor="resolve ref"),
+                    r"failed to resolve ref [^\s]{1,600}: [^\n]{0,600}?: not found", digest=True),
             Pattern("tag.swarm_image_not_found", "error: image ", 0.85, r"error: image [^\s]{1,512} not found",
                     anchor="not found"),
             Pattern("tag.docker_manifest_for_not_found", "manifest for ", 0.93,
-                    r"manifest for [^\s]{1,600} not found", digest=True, anchor="manifest"),
-            Pattern("tag.manifest_unknown", "manifest unknown", 0.86, digest=True, anchor="manifest"),
-            Pattern("tag.manifest_unknown_code", "manifest_unknown", 0.86, digest=True, anchor="manifest"),
+                    r"manifest for [^\s]{1,600} not found", digest=True),
+            Pattern("tag.manifest_unknown", "manifest unknown", 0.86, digest=True),
+            Pattern("tag.manifest_unknown_code", "manifest_unknown", 0.86, digest=True),
             Pattern("tag.cri_code_not_found", "code = notfound", 0.88, digest=True),
             Pattern("tag.acr_manifest_tagged_not_found", "manifest tagged by ", 0.9,
-                    r'manifest tagged by \\?"[^"\n]{1,256}\\?" is not found', anchor="manifest"),
+                    r'manifest tagged by \\?"[^"\n]{1,256}\\?" is not found'),
             Pattern("tag.harbor_artifact_not_found", "artifact ", 0.85,
                     r"artifact [^\s]{1,512} not found", digest=True, anchor="not found"),
-            Pattern("tag.ecr_requested_image_not_found", "requested image not found", 0.9,
-                    anchor="not found"),
-            Pattern("tag.docker_v1_tag_not_found", "not found in repository", 0.9, anchor="not found"),
+            Pattern("tag.ecr_requested_image_not_found", "requested image not found", 0.9),
+            Pattern("tag.docker_v1_tag_not_found", "not found in repository", 0.9),
         ),
     ),
     Rule(
@@ -104,8 +100,7 @@ RULES: tuple[Rule, ...] = (
         ),
         (
             Pattern("digest.reading_manifest_sha256", "reading manifest sha256:", 0.92,
-                    r"reading manifest sha256:[0-9a-f]{64} in [^\s]{1,512} (?:manifest unknown|not found)",
-                    anchor="manifest"),
+                    r"reading manifest sha256:[0-9a-f]{64} in [^\s]{1,512} (?:manifest unknown|not found)"),
         ),
     ),
     Rule(
@@ -119,18 +114,16 @@ RULES: tuple[Rule, ...] = (
                   "`docker login`) for exactly this registry host."),
         ),
         (
-            Pattern("repo.pull_access_denied", "pull access denied", 0.95, anchor="denied"),
-            Pattern("repo.does_not_exist", "repository does not exist", 0.93, anchor="exist"),
-            Pattern("repo.resource_denied", "requested access to the resource is denied", 0.92,
-                    anchor="denied"),
-            Pattern("repo.name_unknown", "name unknown", 0.9, anchor="unknown"),
-            Pattern("repo.name_unknown_code", "name_unknown", 0.9, anchor="unknown"),
-            Pattern("repo.not_known_to_registry", "repository name not known to registry", 0.92,
-                    anchor="not known"),
+            Pattern("repo.pull_access_denied", "pull access denied", 0.95),
+            Pattern("repo.does_not_exist", "repository does not exist", 0.93),
+            Pattern("repo.resource_denied", "requested access to the resource is denied", 0.92),
+            Pattern("repo.name_unknown", "name unknown", 0.9),
+            Pattern("repo.name_unknown_code", "name_unknown", 0.9),
+            Pattern("repo.not_known_to_registry", "repository name not known to registry", 0.92),
             Pattern("repo.insufficient_scope", "insufficient_scope", 0.8),
             Pattern("repo.ecr_not_found_exception", "repositorynotfoundexception", 0.93),
-            Pattern("repo.ecr_does_not_exist", "does not exist in the registry", 0.93, anchor="exist"),
-            Pattern("repo.repo_not_found", "repo not found", 0.85, anchor="not found"),
+            Pattern("repo.ecr_does_not_exist", "does not exist in the registry", 0.93),
+            Pattern("repo.repo_not_found", "repo not found", 0.85),
             Pattern("repo.docker_repository_not_found", "repository ", 0.88,
                     r"repository [^\s]{1,512} not found", anchor="not found"),
         ),
@@ -146,27 +139,24 @@ RULES: tuple[Rule, ...] = (
             _CHECK,
         ),
         (
-            Pattern("auth.authentication_required", "authentication required", 0.9, anchor="auth"),
-            Pattern("auth.no_basic_auth_credentials", "no basic auth credentials", 0.95, anchor="auth"),
-            Pattern("auth.incorrect_password", "incorrect username or password", 0.95, anchor="password"),
-            Pattern("auth.invalid_password", "invalid username/password", 0.95, anchor="password"),
-            Pattern("auth.ecr_token_expired", "authorization token has expired", 0.95, anchor="auth"),
-            Pattern("auth.401_unauthorized", "401 unauthorized", 0.9, anchor="401"),
-            Pattern("auth.401_paren", "401 (unauthorized)", 0.9, anchor="401"),
-            Pattern("auth.status_401", "status 401", 0.85, anchor="401"),
-            Pattern("auth.status_code_401", "status code 401", 0.85, anchor="401"),
+            Pattern("auth.authentication_required", "authentication required", 0.9),
+            Pattern("auth.no_basic_auth_credentials", "no basic auth credentials", 0.95),
+            Pattern("auth.incorrect_password", "incorrect username or password", 0.95),
+            Pattern("auth.invalid_password", "invalid username/password", 0.95),
+            Pattern("auth.ecr_token_expired", "authorization token has expired", 0.95),
+            Pattern("auth.401_unauthorized", "401 unauthorized", 0.9),
+            Pattern("auth.401_paren", "401 (unauthorized)", 0.9),
+            Pattern("auth.status_401", "status 401", 0.85),
+            Pattern("auth.status_code_401", "status code 401", 0.85),
             Pattern("auth.anonymous_token_401", "failed to fetch anonymous token", 0.9,
-                    r"failed to fetch anonymous token: [^\n]{0,600}?401", anchor="token"),
+                    r"failed to fetch anonymous token: [^\n]{0,600}?401"),
             Pattern("auth.oauth_token_401", "failed to fetch oauth token", 0.9,
-                    r"failed to fetch oauth token: [^\n]{0,600}?401", anchor="token"),
-            Pattern("auth.unauthorized_prefix", "unauthorized:", 0.75, anchor="auth"),
-            Pattern("auth.unauthenticated_requests", "unauthenticated requests do not have permission", 0.93,
-                    anchor="auth"),
-            Pattern("auth.credential_helper", "error getting credentials", 0.88, anchor="credentials"),
-            Pattern("auth.bearer_token_mismatch", "requested repository does not match bearer token", 0.85,
-                    anchor="token"),
-            Pattern("auth.pull_secrets_missing", "unable to retrieve some image pull secrets", 0.6,
-                    anchor="secrets"),
+                    r"failed to fetch oauth token: [^\n]{0,600}?401"),
+            Pattern("auth.unauthorized_prefix", "unauthorized:", 0.75),
+            Pattern("auth.unauthenticated_requests", "unauthenticated requests do not have permission", 0.93),
+            Pattern("auth.credential_helper", "error getting credentials", 0.88),
+            Pattern("auth.bearer_token_mismatch", "requested repository does not match bearer token", 0.85),
+            Pattern("auth.pull_secrets_missing", "unable to retrieve some image pull secrets", 0.6),
         ),
     ),
     Rule(
@@ -183,21 +173,19 @@ RULES: tuple[Rule, ...] = (
             _CHECK,
         ),
         (
-            Pattern("forbidden.403_forbidden", "403 forbidden", 0.9, anchor="403"),
-            Pattern("forbidden.403_paren", "403 (forbidden)", 0.9, anchor="403"),
-            Pattern("forbidden.status_403", "status 403", 0.85, anchor="403"),
-            Pattern("forbidden.http_403", "http 403", 0.85, anchor="403"),
+            Pattern("forbidden.403_forbidden", "403 forbidden", 0.9),
+            Pattern("forbidden.403_paren", "403 (forbidden)", 0.9),
+            Pattern("forbidden.status_403", "status 403", 0.85),
+            Pattern("forbidden.http_403", "http 403", 0.85),
             Pattern("forbidden.gcp_permission_denied", "permission ", 0.93,
                     r'permission \\?"[a-z.]{3,100}\\?" denied', anchor="denied"),
-            Pattern("forbidden.does_not_have_permission", "does not have permission", 0.88,
-                    anchor="permission"),
-            Pattern("forbidden.gitlab_access_forbidden", "access forbidden", 0.9, anchor="forbidden"),
-            Pattern("forbidden.ecr_not_authorized", "is not authorized to perform", 0.93,
-                    anchor="not authorized"),
-            Pattern("forbidden.head_forbidden", ": forbidden", 0.75, anchor="forbidden"),
-            Pattern("forbidden.ghcr_denied_denied", "denied: denied", 0.85, anchor="denied"),
+            Pattern("forbidden.does_not_have_permission", "does not have permission", 0.88),
+            Pattern("forbidden.gitlab_access_forbidden", "access forbidden", 0.9),
+            Pattern("forbidden.ecr_not_authorized", "is not authorized to perform", 0.93),
+            Pattern("forbidden.head_forbidden", ": forbidden", 0.75),
+            Pattern("forbidden.ghcr_denied_denied", "denied: denied", 0.85),
             Pattern("forbidden.anonymous_token_403", "failed to fetch anonymous token", 0.9,
-                    r"failed to fetch anonymous token: [^\n]{0,600}?403", anchor="token"),
+                    r"failed to fetch anonymous token: [^\n]{0,600}?403"),
         ),
     ),
     Rule(
@@ -212,25 +200,20 @@ RULES: tuple[Rule, ...] = (
             _step("As a stop-gap only: pin the node pool to the architecture the image was built for."),
         ),
         (
-            Pattern("platform.no_matching_manifest", "no matching manifest for", 0.97, anchor="manifest"),
-            Pattern("platform.no_match_for_platform", "no match for platform in manifest", 0.97,
-                    anchor="platform"),
-            Pattern("platform.no_match_for_current_platform", "no match for current platform", 0.97,
-                    anchor="platform"),
+            Pattern("platform.no_matching_manifest", "no matching manifest for", 0.97),
+            Pattern("platform.no_match_for_platform", "no match for platform in manifest", 0.97),
+            Pattern("platform.no_match_for_current_platform", "no match for current platform", 0.97),
             Pattern("platform.no_image_found_in_list", "no image found in manifest list for architecture",
-                    0.97, anchor="manifest"),
+                    0.97),
             Pattern("platform.no_image_found_in_index", "no image found in image index for architecture",
-                    0.97, anchor="architecture"),
-            Pattern("platform.detected_host_platform", "does not match the detected host platform", 0.9,
-                    anchor="platform"),
-            Pattern("platform.specified_platform", "does not match the specified platform", 0.95,
-                    anchor="platform"),
+                    0.97),
+            Pattern("platform.detected_host_platform", "does not match the detected host platform", 0.9),
+            Pattern("platform.specified_platform", "does not match the specified platform", 0.95),
             Pattern("platform.windows_os", "image operating system ", 0.95,
                     r'image operating system \\?"[a-z]{1,20}\\?" cannot be used on this platform',
                     anchor="platform"),
             Pattern("platform.exec_format_error", "exec format error", 0.75),
-            Pattern("platform.manifest_list_entries", "in the manifest list entries", 0.9,
-                    anchor="manifest"),
+            Pattern("platform.manifest_list_entries", "in the manifest list entries", 0.9),
         ),
     ),
     Rule(
@@ -245,12 +228,12 @@ RULES: tuple[Rule, ...] = (
                   f"imagecheck check {REF}"),
         ),
         (
-            Pattern("rate.toomanyrequests", "toomanyrequests", 0.97, anchor="many"),
-            Pattern("rate.429_too_many_requests", "429 too many requests", 0.95, anchor="many"),
-            Pattern("rate.too_many_requests", "too many requests", 0.9, anchor="many"),
-            Pattern("rate.status_429", "status 429", 0.9, anchor="429"),
-            Pattern("rate.pull_rate_limit", "pull rate limit", 0.95, anchor="rate"),
-            Pattern("rate.rate_exceeded", "rate exceeded", 0.85, anchor="rate"),
+            Pattern("rate.toomanyrequests", "toomanyrequests", 0.97),
+            Pattern("rate.429_too_many_requests", "429 too many requests", 0.95),
+            Pattern("rate.too_many_requests", "too many requests", 0.9),
+            Pattern("rate.status_429", "status 429", 0.9),
+            Pattern("rate.pull_rate_limit", "pull rate limit", 0.95),
+            Pattern("rate.rate_exceeded", "rate exceeded", 0.85),
             Pattern("rate.throttling", "throttlingexception", 0.88),
             Pattern("rate.kubelet_pull_qps", "pull qps exceeded", 0.85),
         ),
@@ -265,15 +248,13 @@ RULES: tuple[Rule, ...] = (
         ),
         (
             Pattern("clock.cert_not_yet_valid", "certificate has expired or is not yet valid: current time ",
-                    0.97, r"certificate has expired or is not yet valid: current time [^\n]{1,80}? is before ",
-                    anchor="cert"),
-            Pattern("clock.signature_not_yet_current", "signature not yet current", 0.95,
-                    anchor="signature"),
-            Pattern("clock.signature_expired", "signature expired", 0.9, anchor="signature"),
-            Pattern("clock.request_time_too_skewed", "requesttimetooskewed", 0.95, anchor="skew"),
-            Pattern("clock.token_used_before_issued", "token used before issued", 0.95, anchor="token"),
-            Pattern("clock.clock_skew", "clock skew", 0.85, anchor="skew"),
-            Pattern("clock.token_not_valid_yet", "token is not valid yet", 0.9, anchor="token"),
+                    0.97, r"certificate has expired or is not yet valid: current time [^\n]{1,80}? is before "),
+            Pattern("clock.signature_not_yet_current", "signature not yet current", 0.95),
+            Pattern("clock.signature_expired", "signature expired", 0.9),
+            Pattern("clock.request_time_too_skewed", "requesttimetooskewed", 0.95),
+            Pattern("clock.token_used_before_issued", "token used before issued", 0.95),
+            Pattern("clock.clock_skew", "clock skew", 0.85),
+            Pattern("clock.token_not_valid_yet", "token is not valid yet", 0.9),
         ),
     ),
     Rule(
@@ -289,24 +270,23 @@ RULES: tuple[Rule, ...] = (
             _step("Check the certificate's names and dates; renew it if it expired."),
         ),
         (
-            Pattern("tls.unknown_authority", "certificate signed by unknown authority", 0.95, anchor="cert"),
+            Pattern("tls.unknown_authority", "certificate signed by unknown authority", 0.95),
             Pattern("tls.valid_for_other_names", "x509: certificate is valid for ", 0.95,
-                    r"x509: certificate is valid for [^\n]{1,600}?, not ", anchor="cert"),
-            Pattern("tls.expired", "certificate has expired", 0.88, anchor="cert"),
+                    r"x509: certificate is valid for [^\n]{1,600}?, not "),
+            Pattern("tls.expired", "certificate has expired", 0.88),
             Pattern("tls.x509", "x509:", 0.85),
-            Pattern("tls.failed_to_verify", "tls: failed to verify certificate", 0.93, anchor="cert"),
-            Pattern("tls.verify_failed", "certificate verify failed", 0.9, anchor="cert"),
-            Pattern("tls.remote_error", "remote error: tls:", 0.85, anchor="tls"),
-            Pattern("tls.handshake_failure", "tls: handshake failure", 0.85, anchor="tls"),
-            Pattern("tls.self_signed", "self signed certificate", 0.9, anchor="cert"),
-            Pattern("tls.self_signed_dash", "self-signed certificate", 0.9, anchor="cert"),
+            Pattern("tls.failed_to_verify", "tls: failed to verify certificate", 0.93),
+            Pattern("tls.verify_failed", "certificate verify failed", 0.9),
+            Pattern("tls.remote_error", "remote error: tls:", 0.85),
+            Pattern("tls.handshake_failure", "tls: handshake failure", 0.85),
+            Pattern("tls.self_signed", "self signed certificate", 0.9),
+            Pattern("tls.self_signed_dash", "self-signed certificate", 0.9),
             Pattern("tls.legacy_common_name", "legacy common name field", 0.95),
-            Pattern("tls.bad_certificate", "tls: bad certificate", 0.85, anchor="tls"),
-            Pattern("tls.ssl_certificate_problem", "ssl certificate problem", 0.9, anchor="cert"),
-            Pattern("tls.local_issuer", "unable to get local issuer certificate", 0.9, anchor="cert"),
+            Pattern("tls.bad_certificate", "tls: bad certificate", 0.85),
+            Pattern("tls.ssl_certificate_problem", "ssl certificate problem", 0.9),
+            Pattern("tls.local_issuer", "unable to get local issuer certificate", 0.9),
             Pattern("tls.pkix", "pkix path building failed", 0.9),
-            Pattern("tls.unknown_certificate_authority", "tls: unknown certificate authority", 0.9,
-                    anchor="tls"),
+            Pattern("tls.unknown_certificate_authority", "tls: unknown certificate authority", 0.9),
         ),
     ),
     Rule(
@@ -321,10 +301,10 @@ RULES: tuple[Rule, ...] = (
         ),
         (
             Pattern("insecure.http_response_to_https_client", "server gave http response to https client",
-                    0.97, anchor="gave http"),
+                    0.97),
             Pattern("insecure.first_record_not_tls", "first record does not look like a tls handshake", 0.93),
             Pattern("insecure.http_request_to_https_server", "client sent an http request to an https server",
-                    0.9, anchor="http request"),
+                    0.9),
         ),
     ),
     Rule(
@@ -337,16 +317,16 @@ RULES: tuple[Rule, ...] = (
             _CHECK,
         ),
         (
-            Pattern("dns.no_such_host", "no such host", 0.95, anchor="host"),
+            Pattern("dns.no_such_host", "no such host", 0.95),
             Pattern("dns.lookup_timeout", "lookup ", 0.96,
-                    r"lookup [^\s]{1,255} on [^\n]{1,80}?: [^\n]{0,160}?i/o timeout", anchor="lookup"),
+                    r"lookup [^\s]{1,255} on [^\n]{1,80}?: [^\n]{0,160}?i/o timeout"),
             Pattern("dns.lookup_refused", "lookup ", 0.96,
-                    r"lookup [^\s]{1,255} on [^\n]{1,80}?: [^\n]{0,160}?connection refused", anchor="lookup"),
+                    r"lookup [^\s]{1,255} on [^\n]{1,80}?: [^\n]{0,160}?connection refused"),
             Pattern("dns.server_misbehaving", "server misbehaving", 0.93),
-            Pattern("dns.temporary_failure", "temporary failure in name resolution", 0.95, anchor="name"),
-            Pattern("dns.name_or_service_not_known", "name or service not known", 0.95, anchor="name"),
-            Pattern("dns.could_not_resolve_host", "could not resolve host", 0.95, anchor="host"),
-            Pattern("dns.nodename_nor_servname", "nodename nor servname provided", 0.95, anchor="name"),
+            Pattern("dns.temporary_failure", "temporary failure in name resolution", 0.95),
+            Pattern("dns.name_or_service_not_known", "name or service not known", 0.95),
+            Pattern("dns.could_not_resolve_host", "could not resolve host", 0.95),
+            Pattern("dns.nodename_nor_servname", "nodename nor servname provided", 0.95),
         ),
     ),
     Rule(
@@ -359,18 +339,17 @@ RULES: tuple[Rule, ...] = (
             _CHECK,
         ),
         (
-            Pattern("timeout.io_timeout", "i/o timeout", 0.85, anchor="time"),
-            Pattern("timeout.tls_handshake", "tls handshake timeout", 0.9, anchor="time"),
-            Pattern("timeout.client_timeout", "client.timeout exceeded", 0.9, anchor="time"),
-            Pattern("timeout.awaiting_headers", "timeout awaiting response headers", 0.85, anchor="time"),
-            Pattern("timeout.request_canceled", "request canceled while waiting for connection", 0.88,
-                    anchor="cancel"),
-            Pattern("timeout.context_deadline", "context deadline exceeded", 0.8, anchor="deadline"),
-            Pattern("timeout.connection_timed_out", "connection timed out", 0.88, anchor="time"),
-            Pattern("timeout.operation_timed_out", "operation timed out", 0.85, anchor="time"),
-            Pattern("timeout.connection_reset", "connection reset by peer", 0.7, anchor="reset"),
-            Pattern("timeout.unexpected_eof", "unexpected eof", 0.55, anchor="eof"),
-            Pattern("timeout.context_canceled", "context canceled", 0.5, anchor="cancel"),
+            Pattern("timeout.io_timeout", "i/o timeout", 0.85),
+            Pattern("timeout.tls_handshake", "tls handshake timeout", 0.9),
+            Pattern("timeout.client_timeout", "client.timeout exceeded", 0.9),
+            Pattern("timeout.awaiting_headers", "timeout awaiting response headers", 0.85),
+            Pattern("timeout.request_canceled", "request canceled while waiting for connection", 0.88),
+            Pattern("timeout.context_deadline", "context deadline exceeded", 0.8),
+            Pattern("timeout.connection_timed_out", "connection timed out", 0.88),
+            Pattern("timeout.operation_timed_out", "operation timed out", 0.85),
+            Pattern("timeout.connection_reset", "connection reset by peer", 0.7),
+            Pattern("timeout.unexpected_eof", "unexpected eof", 0.55),
+            Pattern("timeout.context_canceled", "context canceled", 0.5),
         ),
     ),
     Rule(
@@ -383,11 +362,11 @@ RULES: tuple[Rule, ...] = (
             _CHECK,
         ),
         (
-            Pattern("refused.connection_refused", "connection refused", 0.88, anchor="refused"),
-            Pattern("refused.actively_refused", "actively refused", 0.9, anchor="refused"),
-            Pattern("refused.no_route_to_host", "no route to host", 0.85, anchor="host"),
-            Pattern("refused.network_unreachable", "network is unreachable", 0.85, anchor="unreachable"),
-            Pattern("refused.host_unreachable", "host is unreachable", 0.85, anchor="unreachable"),
+            Pattern("refused.connection_refused", "connection refused", 0.88),
+            Pattern("refused.actively_refused", "actively refused", 0.9),
+            Pattern("refused.no_route_to_host", "no route to host", 0.85),
+            Pattern("refused.network_unreachable", "network is unreachable", 0.85),
+            Pattern("refused.host_unreachable", "host is unreachable", 0.85),
         ),
     ),
     Rule(
@@ -400,11 +379,11 @@ RULES: tuple[Rule, ...] = (
             _step("Add the registry to NO_PROXY if it should be reached directly."),
         ),
         (
-            Pattern("proxy.proxyconnect", "proxyconnect tcp", 0.97, anchor="proxy"),
-            Pattern("proxy.authentication_required", "proxy authentication required", 0.97, anchor="proxy"),
-            Pattern("proxy.error_connecting_to_proxy", "error connecting to proxy", 0.95, anchor="proxy"),
+            Pattern("proxy.proxyconnect", "proxyconnect tcp", 0.97),
+            Pattern("proxy.authentication_required", "proxy authentication required", 0.97),
+            Pattern("proxy.error_connecting_to_proxy", "error connecting to proxy", 0.95),
             Pattern("proxy.socks_connect", "socks connect", 0.9),
-            Pattern("proxy.proxy_error", "proxy error", 0.8, anchor="proxy"),
+            Pattern("proxy.proxy_error", "proxy error", 0.8),
             Pattern("proxy.desktop_connecting_to", "writing response to ", 0.93,
                     r"writing response to [^\s]{1,255}: connecting to ", anchor="connecting to"),
         ),
@@ -421,27 +400,21 @@ RULES: tuple[Rule, ...] = (
             _step("For podman/CRI-O short names: write the fully qualified name (docker.io/library/...)."),
         ),
         (
-            Pattern("invalid.reference_format", "invalid reference format", 0.97, anchor="reference"),
-            Pattern("invalid.kubelet_invalid_image_name", "invalidimagename", 0.95, anchor="invalid"),
-            Pattern("invalid.default_image_tag", "failed to apply default image tag", 0.93,
-                    anchor="image tag"),
-            Pattern("invalid.couldnt_parse", "couldn't parse image reference", 0.95, anchor="reference"),
-            Pattern("invalid.must_be_lowercase", "repository name must be lowercase", 0.97,
-                    anchor="lowercase"),
-            Pattern("invalid.not_valid_repository_tag", "is not a valid repository/tag", 0.95,
-                    anchor="valid"),
+            Pattern("invalid.reference_format", "invalid reference format", 0.97),
+            Pattern("invalid.kubelet_invalid_image_name", "invalidimagename", 0.95),
+            Pattern("invalid.default_image_tag", "failed to apply default image tag", 0.93),
+            Pattern("invalid.couldnt_parse", "couldn't parse image reference", 0.95),
+            Pattern("invalid.must_be_lowercase", "repository name must be lowercase", 0.97),
+            Pattern("invalid.not_valid_repository_tag", "is not a valid repository/tag", 0.95),
             Pattern("invalid.short_name", "short-name ", 0.9,
-                    r'short-name \\?"[^"\n]{1,256}\\?" did not resolve to an alias', anchor="short-name"),
-            Pattern("invalid.image_name", "invalid image name", 0.85, anchor="invalid"),
-            Pattern("invalid.no_short_name_alias", "no matching short-name alias has been found", 0.9,
-                    anchor="short-name"),
-            Pattern("invalid.could_not_parse_reference", "could not parse reference", 0.9,
-                    anchor="reference"),
-            Pattern("invalid.checksum_digest_format", "invalid checksum digest format", 0.85,
-                    anchor="invalid"),
+                    r'short-name \\?"[^"\n]{1,256}\\?" did not resolve to an alias'),
+            Pattern("invalid.image_name", "invalid image name", 0.85),
+            Pattern("invalid.no_short_name_alias", "no matching short-name alias has been found", 0.9),
+            Pattern("invalid.could_not_parse_reference", "could not parse reference", 0.9),
+            Pattern("invalid.checksum_digest_format", "invalid checksum digest format", 0.85),
             Pattern("invalid.at_least_one_component", "repository name must have at least one component",
-                    0.95, anchor="component"),
-            Pattern("invalid.error_parsing_reference", "error parsing reference", 0.85, anchor="reference"),
+                    0.95),
+            Pattern("invalid.error_parsing_reference", "error parsing reference", 0.85),
         ),
     ),
     Rule(
@@ -454,14 +427,13 @@ RULES: tuple[Rule, ...] = (
             _CHECK,
         ),
         (
-            Pattern("blob.blob_unknown", "blob unknown", 0.93, anchor="blob"),
-            Pattern("blob.blob_unknown_code", "blob_unknown", 0.93, anchor="blob"),
-            Pattern("blob.unknown_blob", "unknown blob", 0.93, anchor="blob"),
+            Pattern("blob.blob_unknown", "blob unknown", 0.93),
+            Pattern("blob.blob_unknown_code", "blob_unknown", 0.93),
+            Pattern("blob.unknown_blob", "unknown blob", 0.93),
             Pattern("blob.containerd_content_not_found", "content at ", 0.9,
                     r"content at [^\s]{1,2048}/blobs/sha256:[0-9a-f]{64} not found", anchor="blob"),
-            Pattern("blob.layer_verification_failed", "filesystem layer verification failed", 0.88,
-                    anchor="layer"),
-            Pattern("blob.unexpected_commit_digest", "unexpected commit digest", 0.88, anchor="digest"),
+            Pattern("blob.layer_verification_failed", "filesystem layer verification failed", 0.88),
+            Pattern("blob.unexpected_commit_digest", "unexpected commit digest", 0.88),
         ),
     ),
     Rule(
@@ -475,20 +447,16 @@ RULES: tuple[Rule, ...] = (
             _CHECK,
         ),
         (
-            Pattern("manifest.schema1_disabled", "schema 1 support is disabled", 0.97, anchor="schema 1"),
-            Pattern("manifest.schema1_notice", "docker image manifest version 2, schema 1", 0.93,
-                    anchor="schema 1"),
-            Pattern("manifest.manifest_invalid", "manifest invalid", 0.9, anchor="manifest"),
-            Pattern("manifest.manifest_invalid_code", "manifest_invalid", 0.9, anchor="manifest"),
-            Pattern("manifest.unsupported_manifest_media_type", "unsupported manifest media type", 0.93,
-                    anchor="media type"),
-            Pattern("manifest.unsupported_media_type", "unsupported media type", 0.8, anchor="media type"),
-            Pattern("manifest.unexpected_media_type", "unexpected media type", 0.85, anchor="media type"),
-            Pattern("manifest.type_not_supported", "manifest type not supported", 0.85, anchor="manifest"),
-            Pattern("manifest.verification_failed", "manifest verification failed", 0.88,
-                    anchor="manifest"),
-            Pattern("manifest.mediatype_should_be", "mediatype in manifest should be", 0.9,
-                    anchor="manifest"),
+            Pattern("manifest.schema1_disabled", "schema 1 support is disabled", 0.97),
+            Pattern("manifest.schema1_notice", "docker image manifest version 2, schema 1", 0.93),
+            Pattern("manifest.manifest_invalid", "manifest invalid", 0.9),
+            Pattern("manifest.manifest_invalid_code", "manifest_invalid", 0.9),
+            Pattern("manifest.unsupported_manifest_media_type", "unsupported manifest media type", 0.93),
+            Pattern("manifest.unsupported_media_type", "unsupported media type", 0.8),
+            Pattern("manifest.unexpected_media_type", "unexpected media type", 0.85),
+            Pattern("manifest.type_not_supported", "manifest type not supported", 0.85),
+            Pattern("manifest.verification_failed", "manifest verification failed", 0.88),
+            Pattern("manifest.mediatype_should_be", "mediatype in manifest should be", 0.9),
         ),
     ),
     Rule(
@@ -501,15 +469,15 @@ RULES: tuple[Rule, ...] = (
                   "check for node DiskPressure."),
         ),
         (
-            Pattern("disk.no_space_left", "no space left on device", 0.97, anchor="space"),
-            Pattern("disk.quota_exceeded", "disk quota exceeded", 0.95, anchor="quota"),
-            Pattern("disk.ephemeral_storage", "low on resource: ephemeral-storage", 0.9, anchor="storage"),
-            Pattern("disk.disk_pressure", "diskpressure", 0.75, anchor="pressure"),
-            Pattern("disk.read_only_fs", "read-only file system", 0.85, anchor="read-only"),
-            Pattern("disk.register_layer", "failed to register layer", 0.7, anchor="layer"),
-            Pattern("disk.extract_layer", "failed to extract layer", 0.7, anchor="layer"),
+            Pattern("disk.no_space_left", "no space left on device", 0.97),
+            Pattern("disk.quota_exceeded", "disk quota exceeded", 0.95),
+            Pattern("disk.ephemeral_storage", "low on resource: ephemeral-storage", 0.9),
+            Pattern("disk.disk_pressure", "diskpressure", 0.75),
+            Pattern("disk.read_only_fs", "read-only file system", 0.85),
+            Pattern("disk.register_layer", "failed to register layer", 0.7),
+            Pattern("disk.extract_layer", "failed to extract layer", 0.7),
             Pattern("disk.io_error", "input/output error", 0.75),
-            Pattern("disk.image_gc_failed", "image garbage collection failed", 0.85, anchor="garbage"),
+            Pattern("disk.image_gc_failed", "image garbage collection failed", 0.85),
             Pattern("disk.imagegcfailed", "imagegcfailed", 0.85),
         ),
     ),
@@ -522,11 +490,11 @@ RULES: tuple[Rule, ...] = (
             _CHECK,
         ),
         (
-            Pattern("wrapper.image_pull_backoff", "imagepullbackoff", 0.3, anchor="back"),
-            Pattern("wrapper.err_image_pull", "errimagepull", 0.3, anchor="errimage"),
-            Pattern("wrapper.back_off_pulling", "back-off pulling image", 0.3, anchor="back"),
+            Pattern("wrapper.image_pull_backoff", "imagepullbackoff", 0.3),
+            Pattern("wrapper.err_image_pull", "errimagepull", 0.3),
+            Pattern("wrapper.back_off_pulling", "back-off pulling image", 0.3),
             Pattern("wrapper.pull_image_error", "pullimageerror", 0.3),
-            Pattern("wrapper.failed_to_pull", "failed to pull image", 0.25, anchor="failed to pull"),
+            Pattern("wrapper.failed_to_pull", "failed to pull image", 0.25),
             Pattern("wrapper.ecs_cannot_pull", "cannotpullcontainererror", 0.3),
         ),
     ),
@@ -541,6 +509,12 @@ RULES: tuple[Rule, ...] = (
 )
 
 RULES_BY_CATEGORY: dict[Category, Rule] = {rule.category: rule for rule in RULES}
+
+# Probes (see ``probe.py``) that rule out, in one pass each, a whole category and then each needle.
+CATEGORY_PROBES: dict[Category, Probe] = {
+    rule.category: Probe.any_of(p.needle for p in rule.patterns) for rule in RULES if rule.patterns
+}
+NEEDLE_PROBES: dict[str, Probe] = {p.id: Probe.any_of([p.needle]) for rule in RULES for p in rule.patterns}
 
 # Compiled once: pattern id -> regex (patterns without a regex match on their needle alone).
 COMPILED: dict[str, re.Pattern[str]] = {
@@ -558,9 +532,9 @@ def _validate() -> None:
             seen.add(p.id)
             if p.needle != p.needle.lower():
                 raise ValueError(f"pattern {p.id}: needle must be lowercase")
-            # The anchor must occur in every text the pattern matches, or the prefilter would hide it.
-            if p.prefilter not in p.needle and (p.regex is None or p.prefilter not in p.regex):
-                raise ValueError(f"pattern {p.id}: anchor {p.prefilter!r} is not part of the match")
+            # The anchor must occur in every text the regex matches, or lines without it would hide hits.
+            if p.anchor is not None and (p.regex is None or p.anchor not in p.regex):
+                raise ValueError(f"pattern {p.id}: anchor {p.anchor!r} is not part of the regex's match")
             if p.regex is not None and not p.regex.startswith(p.needle[:4]):
                 raise ValueError(f"pattern {p.id}: regex must start with its needle")
             if not 0.0 < p.weight < 1.0:

@@ -1,0 +1,72 @@
+"""Probes: the whole-text yes/no questions that let triage skip rules a paste cannot match.
+
+A probe that wrongly said "no" would silently drop a classification, a reference or (worst) a redaction,
+so these tests compare probes with Python's own ``in`` and ``re`` on the same text.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.domain.triage import redact, triage
+from bot.domain.triage.probe import Haystack, Probe, escape
+from bot.domain.triage.redact import RULES as REDACTION_RULES
+from bot.domain.triage.rules import CATEGORY_PROBES, NEEDLE_PROBES, RULES
+
+# Characters that are special in one regex syntax or the other, plus ordinary ones and non-ASCII.
+_ALPHABET = st.sampled_from([*"ab \n\t\\.^$|?*+()[]{}#&-~\"':/=@<>,%!`;éß€\U0001f600"])
+
+
+@given(literal=st.text(_ALPHABET, min_size=1, max_size=6), text=st.text(_ALPHABET, max_size=60))
+def test_literal_probe_answers_exactly_like_in(literal: str, text: str) -> None:
+    assert Haystack(text).may_contain(Probe.any_of([literal])) == (literal in text)
+
+
+@given(literal=st.text(_ALPHABET, min_size=1, max_size=6))
+def test_escaped_literal_means_itself_in_python_too(literal: str) -> None:
+    assert re.fullmatch(escape(literal), literal)
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_literal_is_found_anywhere_in_a_megabyte(where: str) -> None:
+    filler = "x" * (512 * 1024)
+    text = {"start": "manifest unknown" + filler * 2, "middle": filler + "manifest unknown" + filler,
+            "end": filler * 2 + "manifest unknown"}[where]
+    assert Haystack(text).may_contain(Probe.any_of(["no such host", "manifest unknown"]))
+    assert not Haystack(text).may_contain(Probe.any_of(["no such host", "manifest invalid"]))
+
+
+def test_text_rust_cannot_read_gets_maybe_and_is_still_classified() -> None:
+    # A lone surrogate has no UTF-8 form (``truncate_paste`` can leave one); probes must not answer "no".
+    text = "\ud800 Error response from daemon: manifest for acme/app:v9 not found: manifest unknown"
+    assert Haystack(text).may_contain(Probe.any_of(["anything at all"]))
+    result = triage(text)
+    assert result.category.value == "tag_not_found"
+    assert [r.normalized for r in result.references] == ["docker.io/acme/app:v9"]
+
+
+def test_every_needle_has_a_probe_that_finds_it() -> None:
+    for rule in RULES:
+        for pattern in rule.patterns:
+            line = f"E1019 kubelet: {pattern.needle} (x3)"
+            assert Haystack(line).may_contain(NEEDLE_PROBES[pattern.id]), pattern.id
+            assert Haystack(line).may_contain(CATEGORY_PROBES[rule.category]), pattern.id
+
+
+@pytest.mark.parametrize(("rule", "secret_line"), [
+    ("jwt", "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2ln"),
+    ("url_password", "pulling from https://robot:hunter2@registry.acme.io/v2/"),
+    ("aws_access_key_id", "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE"),
+    ("github_token", "GITHUB_TOKEN ghp_" + "A1b2" * 9),
+    ("gitlab_token", "CI_JOB glpat-" + "x1Y2z3" * 4),
+    ("slack_token", "SLACK xoxb-1234567890-abcdefghij"),
+])
+def test_shape_gated_redaction_rules_still_fire(rule: str, secret_line: str) -> None:
+    # These rules run only when their shape probe says the text may hold a match.
+    assert any(r.name == rule and r.shape for r in REDACTION_RULES)
+    result = redact(secret_line)
+    assert result.rules == [rule]
