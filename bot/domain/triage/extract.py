@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from bot.domain.errors import ImagecheckError, InvalidPlatform
 from bot.domain.models import ExtractedReference, ImageRef
 from bot.domain.reference import parse_platform, parse_reference
+from bot.domain.triage.probe import Haystack, Probe
 from bot.domain.triage.text import line_bounds
 
 MAX_REFERENCES = 50
@@ -64,8 +65,11 @@ _FROM = re.compile(r"FROM (?:--platform=[^\s]{1,64} )?([^\s\"']{1,512})")
 _READING_MANIFEST = re.compile(r"reading manifest ([^\s]{1,256}) in ([^\s]{1,512})")
 _YAML_IMAGE = "image:"
 _TOOLS = ("docker", "podman", "nerdctl", "crictl", "buildah", "ctr")
-_PULL_CMD = re.compile(r"(docker|podman|nerdctl|crictl|buildah|ctr)((?: image| images| i| -n [^\s]{1,64}"
-                       r"| --namespace[ =][^\s]{1,64}){0,2}) pull ")
+_PULL_CMD_PATTERN = (r"(docker|podman|nerdctl|crictl|buildah|ctr)((?: image| images| i| -n [^\s]{1,64}"
+                     r"| --namespace[ =][^\s]{1,64}){0,2}) pull ")
+_PULL_CMD_PROBE = Probe.loose(_PULL_CMD_PATTERN)
+_PULL_CMD_ENDING = re.compile(_PULL_CMD_PATTERN + r"\Z")  # searched with endpos just after " pull "
+_PULL_CMD_REACH = 6 + 2 * len(" --namespace=") + 2 * 64  # the longest match before its " pull "
 _VALUE_FLAGS = frozenset({"--platform", "--namespace", "-n", "--creds", "--user", "-u", "--authfile",
                           "--cert-dir", "--os", "--arch", "--variant", "--creds-file", "--pod-config",
                           "--snapshotter", "--hosts-dir", "--password", "-p"})
@@ -89,8 +93,26 @@ def _not_a_reference(value: str) -> bool:
     return "/" not in value and ":" not in value and "@" not in value and "." in value
 
 
+def _pull_commands(lower: str) -> Iterator[re.Match[str]]:
+    """``re.finditer(_PULL_CMD_PATTERN, lower)``, without running the tool-name alternation at every position.
+
+    A match ends at a literal " pull " and stays on one line, so each " pull " is found with ``str.find``
+    and the pattern is searched only in the window of the line before it.
+    """
+    done = 0  # matches never overlap: the next one starts after the previous one ends
+    pos = lower.find(" pull ")
+    while pos != -1:
+        end = pos + len(" pull ")
+        ls = lower.rfind("\n", 0, pos) + 1
+        m = _PULL_CMD_ENDING.search(lower, max(ls, done, pos - _PULL_CMD_REACH), end)
+        if m:
+            done = m.end()
+            yield m
+        pos = lower.find(" pull ", pos + 1)
+
+
 def _pull_command_candidates(text: str, lower: str) -> Iterator[tuple[int, str]]:
-    for m in _PULL_CMD.finditer(lower):
+    for m in _pull_commands(lower):
         if m.start() > 0 and (lower[m.start() - 1].isalnum() or lower[m.start() - 1] in "_-."):
             continue
         _, le = line_bounds(lower, m.end())
@@ -121,13 +143,23 @@ def _yaml_candidates(text: str, lower: str) -> Iterator[tuple[int, str]]:
         pos = lower.find(_YAML_IMAGE, le)
 
 
+# Each context's own pattern as a probe (see ``probe.py``): a context absent from the paste costs one
+# automaton pass instead of a Python regex scan.
+_CONTEXT_PROBES: tuple[Probe, ...] = tuple(Probe.loose(ctx.regex.pattern) for ctx in _CONTEXTS)
+_READING_MANIFEST_PROBE = Probe.loose(_READING_MANIFEST.pattern)
+_FROM_PROBE = Probe.loose(_FROM.pattern)
+_YAML_PROBE = Probe.any_of([_YAML_IMAGE])
+
 _DEFAULT = _Context(re.compile(""), False)
 _STRONG = _Context(re.compile(""), True)
 
 
 def _candidates(text: str, lower: str) -> Iterator[tuple[int, str, _Context]]:
     budget = MAX_CANDIDATES
-    for ctx in _CONTEXTS:
+    original, lowered = Haystack(text), Haystack(lower)
+    for ctx, probe in zip(_CONTEXTS, _CONTEXT_PROBES, strict=True):
+        if not lowered.may_contain(probe):
+            continue
         # Only the earliest references are reported, so each context stops after MAX_PARSED distinct
         # values: anything later in the text cannot displace them.
         distinct: set[str] = set()
@@ -142,17 +174,19 @@ def _candidates(text: str, lower: str) -> Iterator[tuple[int, str, _Context]]:
                 return
             if len(distinct) >= MAX_PARSED:
                 break
-    for m in _READING_MANIFEST.finditer(lower):
+    for m in _READING_MANIFEST.finditer(lower) if lowered.may_contain(_READING_MANIFEST_PROBE) else ():
         ref_or_digest = _clean(text[m.start(1):m.end(1)])
         repo = _clean(text[m.start(2):m.end(2)])
         sep = "@" if ref_or_digest.lower().startswith("sha256:") else ":"
         yield m.start(2), f"{repo}{sep}{ref_or_digest}", _STRONG
-    for m in _FROM.finditer(text):
+    for m in _FROM.finditer(text) if original.may_contain(_FROM_PROBE) else ():
         yield m.start(1), m.group(1), _DEFAULT
-    for pos, value in _pull_command_candidates(text, lower):
-        yield pos, value, _DEFAULT
-    for pos, value in _yaml_candidates(text, lower):
-        yield pos, value, _DEFAULT
+    if lowered.may_contain(_PULL_CMD_PROBE):
+        for pos, value in _pull_command_candidates(text, lower):
+            yield pos, value, _DEFAULT
+    if lowered.may_contain(_YAML_PROBE):
+        for pos, value in _yaml_candidates(text, lower):
+            yield pos, value, _DEFAULT
 
 
 def extract_references(text: str, lower: str) -> list[ExtractedReference]:

@@ -21,6 +21,7 @@ from pydantic_core import SchemaValidator, core_schema
 
 # Characters that are special in either engine; everything else stands for itself in both.
 _SPECIAL = frozenset("\\.^$|?*+()[]{}#&-~")
+_BOUND = re.compile(r"(?<!\\)\{([0-9]+),[0-9]+\}")
 
 
 def escape(literal: str) -> str:
@@ -50,6 +51,15 @@ class Probe:
         if not alternatives:
             raise ValueError("a literal probe needs at least one non-empty literal")
         return cls("|".join(alternatives))
+
+    @classmethod
+    def loose(cls, pattern: str) -> Probe:
+        """``pattern`` with every bounded repetition ``{m,n}`` opened to ``{m,}``.
+
+        Matches everything ``pattern`` matches and more, and is much faster to probe: a bound such as
+        ``[^\\s]{1,512}`` unrolls into hundreds of automaton states, an open repetition into one loop.
+        """
+        return cls(_BOUND.sub(r"{\1,}", pattern))
 
     def __repr__(self) -> str:
         return f"Probe({self.pattern!r})"
