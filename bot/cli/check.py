@@ -17,12 +17,15 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.domain.errors import ConfigError, InvalidPlatform, InvalidReference
+from bot.cli.common import USAGE_ERROR, clean, config_error, load_settings, parse_platforms, say
+from bot.domain.errors import ConfigError, InvalidReference
 from bot.domain.models import Diagnosis, ImageRef, Platform, Severity, Verdict
-from bot.domain.reference import parse_platform, parse_reference
+from bot.domain.reference import parse_reference
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+
+COMMAND = "check"
 
 
 def configure(parser: argparse.ArgumentParser, name: str) -> None:
@@ -51,23 +54,18 @@ def _colour_wanted() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _clean(text: str) -> str:
-    """Registry answers and pasted references are not ours: no terminal escape sequences from them."""
-    return "".join(ch if ch.isprintable() or ch in "\n\t" else "?" for ch in text)
-
-
 def render(d: Diagnosis, style: _Style) -> str:
     ok = d.verdict is Verdict.ok
     mark = style("✔ ok", "1;32") if ok else style(f"✘ {d.verdict.value}", "1;31")
-    lines = [f"{mark}  {_clean(d.reference.normalized)}", f"  {_clean(d.summary)}"]
+    lines = [f"{mark}  {clean(d.reference.normalized)}", f"  {clean(d.summary)}"]
     if d.digest:
-        lines.append(f"  digest: {d.digest}" + (f"  ({_clean(d.media_type)})" if d.media_type else ""))
+        lines.append(f"  digest: {d.digest}" + (f"  ({clean(d.media_type)})" if d.media_type else ""))
     if d.platforms:
-        lines.append("  platforms: " + ", ".join(_clean(p.platform) for p in d.platforms))
+        lines.append("  platforms: " + ", ".join(clean(p.platform) for p in d.platforms))
     if d.missing_platforms:
         lines.append("  missing: " + style(", ".join(d.missing_platforms), "31"))
     if d.suggested_tags:
-        lines.append("  nearest tags: " + ", ".join(_clean(t) for t in d.suggested_tags))
+        lines.append("  nearest tags: " + ", ".join(clean(t) for t in d.suggested_tags))
     if d.findings:
         lines.append("  evidence:")
         for f in d.findings:
@@ -75,17 +73,17 @@ def render(d: Diagnosis, style: _Style) -> str:
             bullet = style("-", colour) if colour else "-"
             cited = [str(f.evidence.status) if f.evidence.status else "", f.evidence.error_code or ""]
             cite = " ".join(c for c in cited if c)
-            lines.append(f"    {bullet} {_clean(f.summary)}" + (f" [{_clean(cite)}]" if cite else ""))
+            lines.append(f"    {bullet} {clean(f.summary)}" + (f" [{clean(cite)}]" if cite else ""))
             if f.evidence.exception:
-                lines.append(f"        {_clean(f.evidence.exception)}")
+                lines.append(f"        {clean(f.evidence.exception)}")
     if d.remediation:
         lines.append("  next steps:")
         for i, step in enumerate(d.remediation, 1):
-            lines.append(f"    {i}. {_clean(step.text)}")
+            lines.append(f"    {i}. {clean(step.text)}")
             if step.command:
-                lines.append("       " + style(f"$ {_clean(step.command)}", "36"))
+                lines.append("       " + style(f"$ {clean(step.command)}", "36"))
     for note in d.degraded:
-        lines.append("  " + style(f"note: {_clean(note)}", "33"))
+        lines.append("  " + style(f"note: {clean(note)}", "33"))
     if d.from_cache:
         lines.append(f"  (answered from cache (age {d.cache_age_s or 0:.0f}s), 0 registry requests)")
     else:
@@ -105,23 +103,10 @@ def _parse_refs(texts: Sequence[str]) -> list[ImageRef] | None:
             refs.append(parse_reference(text))
         except InvalidReference as exc:
             failed = True
-            print(f"imagecheck check: invalid reference {_clean(repr(text))}: {_clean(exc.message)}",
-                  file=sys.stderr)
+            say(COMMAND, f"invalid reference {clean(repr(text))}: {clean(exc.message)}")
             if exc.hint:
-                print(f"  hint: {_clean(exc.hint)}", file=sys.stderr)
+                print(f"  hint: {clean(exc.hint)}", file=sys.stderr)
     return None if failed else refs
-
-
-def _parse_platforms(texts: Sequence[str]) -> list[Platform] | None:
-    platforms: list[Platform] = []
-    for text in texts:
-        try:
-            platforms.append(parse_platform(text))
-        except InvalidPlatform as exc:
-            print(f"imagecheck check: invalid --platform {_clean(repr(text))}: {_clean(exc.message)}",
-                  file=sys.stderr)
-            return None
-    return platforms
 
 
 async def check_all(refs: Sequence[ImageRef], platforms: Sequence[Platform], *, deep: bool, fresh: bool,
@@ -137,45 +122,19 @@ def format_diagnosis(d: Diagnosis, *, colour: bool = False) -> str:
     return render(d, _Style(colour))
 
 
-def load_settings() -> Settings | None:
-    """Settings from the environment and ``IMAGECHECK_CONFIG``; None (after saying why) when broken."""
-    import yaml
-    from pydantic import ValidationError
-
-    from bot.settings import Settings
-
-    config_file = os.environ.get("IMAGECHECK_CONFIG")
-    if config_file and not os.path.isfile(config_file):
-        # pydantic-settings would silently ignore it and check with the wrong settings
-        print(f"imagecheck check: settings: IMAGECHECK_CONFIG names no file: {_clean(config_file)}",
-              file=sys.stderr)
-        return None
-    try:
-        return Settings()
-    except ValidationError as exc:
-        # Field locations and messages only: the rejected input may be a password.
-        for error in exc.errors(include_input=False, include_url=False):
-            where = ".".join(str(part) for part in error["loc"])
-            print(f"imagecheck check: settings: {where}: {error['msg']}", file=sys.stderr)
-    except (OSError, ValueError, yaml.YAMLError) as exc:  # an unreadable or unparseable settings file
-        print(f"imagecheck check: settings: {type(exc).__name__}: {_clean(str(exc))[:300]}", file=sys.stderr)
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     refs = _parse_refs(args.refs)
-    platforms = _parse_platforms(args.platform)
+    platforms = parse_platforms(args.platform, command=COMMAND)
     if refs is None or platforms is None:
-        return 2
-    settings = load_settings()
+        return USAGE_ERROR
+    settings = load_settings(command=COMMAND)
     if settings is None:
-        return 2
+        return USAGE_ERROR
     try:
         diagnoses = asyncio.run(check_all(refs, platforms, deep=args.deep, fresh=args.fresh,
                                           settings=settings))
     except ConfigError as exc:
-        print(f"imagecheck check: configuration error: {_clean(exc.message)}", file=sys.stderr)
-        return 2
+        return config_error(COMMAND, exc)
     colour = _colour_wanted() and not args.json
     for i, d in enumerate(diagnoses):
         if args.json:

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot.cli.common import USAGE_ERROR, clean, config_error, load_settings, parse_platforms, say
 from bot.domain.errors import ConfigError, InvalidPlatform
 from bot.domain.models import Diagnosis, Platform, TriageResult
 from bot.domain.reference import parse_platform, parse_reference
@@ -25,6 +26,7 @@ from bot.domain.triage import MAX_PASTE_BYTES, reconcile, triage
 if TYPE_CHECKING:
     from bot.settings import Settings
 
+COMMAND = "triage"
 MAX_CHECKS = 5
 # Read a little more than the paste cap so triage can tell a file was cut (and say so).
 _READ_LIMIT = MAX_PASTE_BYTES + 64 * 1024
@@ -42,8 +44,8 @@ def configure(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def _clean(text: str) -> str:
-    """Pasted text is not ours: no terminal escape sequences from it."""
-    return "".join(ch if ch.isprintable() or ch == "\t" else "?" for ch in text)
+    """Pasted text is not ours: no terminal escape sequences from it (and no line breaks in one line)."""
+    return clean(text, keep="\t")
 
 
 def _read(name: str) -> str:
@@ -61,21 +63,8 @@ def _load_inputs(names: Sequence[str]) -> list[tuple[str, str]] | None:
             inputs.append((name if name != "-" else "<stdin>", _read(name)))
         except OSError as exc:
             failed = True
-            print(f"imagecheck triage: cannot read {_clean(name)}: {_clean(exc.strerror or str(exc))}",
-                  file=sys.stderr)
+            say(COMMAND, f"cannot read {_clean(name)}: {_clean(exc.strerror or str(exc))}")
     return None if failed else inputs
-
-
-def _parse_platforms(texts: Sequence[str]) -> list[Platform] | None:
-    platforms: list[Platform] = []
-    for text in texts:
-        try:
-            platforms.append(parse_platform(text))
-        except InvalidPlatform as exc:
-            print(f"imagecheck triage: invalid --platform {_clean(repr(text))}: {_clean(exc.message)}",
-                  file=sys.stderr)
-            return None
-    return platforms
 
 
 # --- presentation ---------------------------------------------------------------------------------
@@ -155,22 +144,19 @@ def _attach(result: TriageResult, diagnoses: list[Diagnosis]) -> TriageResult:
 
 
 def run(args: argparse.Namespace) -> int:
-    platforms = _parse_platforms(args.platform)
+    platforms = parse_platforms(args.platform, command=COMMAND)
     inputs = _load_inputs(args.files)
     if platforms is None or inputs is None:
-        return 2
+        return USAGE_ERROR
     results = [triage(text, source=source) for source, text in inputs]
     if not args.offline and any(any(ref.valid for ref in r.references) for r in results):
-        from bot.cli.check import load_settings
-
-        settings = load_settings()
+        settings = load_settings(command=COMMAND)
         if settings is None:
-            return 2
+            return USAGE_ERROR
         try:
             checked = asyncio.run(check_references(results, platforms, settings))
         except ConfigError as exc:
-            print(f"imagecheck triage: configuration error: {_clean(exc.message)}", file=sys.stderr)
-            return 2
+            return config_error(COMMAND, exc)
         results = [_attach(r, d) for r, d in zip(results, checked, strict=True)]
     for i, result in enumerate(results):
         if args.json:
