@@ -55,8 +55,23 @@ async def replicas(tmp_path: Path, registry_open: LocalRegistry, redis_url: str,
             replica.stop()
 
 
+# What one replica posts for a recognised paste with a reference in it: the triage, then the diagnosis
+# (as tests/slack/test_end_to_end.py shows for a single app).
+REPLIES_TO_A_PASTE = 2
+
+
 def _in_thread(emulator: SlackEmulator, channel: str, thread_ts: str) -> list[Call]:
     return [c for c in emulator.posts(channel) if c.args.get("thread_ts") == thread_ts]
+
+
+async def _thread_reaches(emulator: SlackEmulator, channel: str, thread_ts: str, count: int,
+                          timeout: float = 30.0) -> None:
+    """Wait for ``count`` replies in the thread, then for quiet: a duplicate would land meanwhile."""
+    async def until() -> None:
+        while len(_in_thread(emulator, channel, thread_ts)) < count:
+            await asyncio.sleep(0.02)
+    await asyncio.wait_for(until(), timeout)
+    await emulator.settle(2.0)
 
 
 def _paste(ref: str, *, channel: str, ts: str) -> dict[str, str]:
@@ -66,16 +81,18 @@ def _paste(ref: str, *, channel: str, ts: str) -> dict[str, str]:
             "channel_type": "channel"}
 
 
-async def _replies_to_one_delivery(http: aiohttp.ClientSession, replica: ServeProcess,
-                                   emulator: SlackEmulator, registry: LocalRegistry) -> list[Call]:
-    """What a single delivery of a pasted error makes one replica post: the yardstick."""
-    event = _paste(registry.ref(registry.scenarios.repo("payments/api"), "1.9.7"), channel="CONCE001",
-                   ts="1700000700.000100")
-    status, _ = await post_signed(http, replica.events_url, message_event_body(event, event_id="EvONCE001"), JSON)
+async def _replies_to_one_delivery(http: aiohttp.ClientSession, replica: ServeProcess, emulator: SlackEmulator,
+                                   registry: LocalRegistry, n: int) -> list[Call]:
+    """What a single delivery of a pasted error makes one replica post: the yardstick. It also warms
+    the replica up (first triage, first registry connection), so that a duplicate it wrongly processed
+    later would post as fast as the original, not after the test stopped looking."""
+    channel, ts = f"CONCE{n:03d}", f"1700000700.{n:06d}"
+    event = _paste(registry.ref(registry.scenarios.repo("payments/api"), f"1.9.{n + 10}"), channel=channel, ts=ts)
+    status, _ = await post_signed(http, replica.events_url, message_event_body(event, event_id=f"EvONCE{n:03d}"),
+                                  JSON)
     assert status == 200
-    await emulator.wait_for("chat.postMessage", 1, timeout=30)
-    await emulator.settle(1.5)
-    return _in_thread(emulator, "CONCE001", "1700000700.000100")
+    await _thread_reaches(emulator, channel, ts, REPLIES_TO_A_PASTE)
+    return _in_thread(emulator, channel, ts)
 
 
 @pytest.mark.parametrize("delivery", ["byte-identical", "slack-retry"])
@@ -84,8 +101,9 @@ async def test_the_same_event_delivered_to_both_replicas_is_answered_once(
         registry_open: LocalRegistry, delivery: str) -> None:
     a, b = replicas
     async with aiohttp.ClientSession() as http:
-        once = await _replies_to_one_delivery(http, a, slack_emulator, registry_open)
-        assert once, "a single delivery got no reply at all"
+        once_a, once_b = await asyncio.gather(_replies_to_one_delivery(http, a, slack_emulator, registry_open, 1),
+                                              _replies_to_one_delivery(http, b, slack_emulator, registry_open, 2))
+        assert len(once_a) == len(once_b) == REPLIES_TO_A_PASTE
         before = len(slack_emulator.posts())
 
         ts = "1700000800.000100"
@@ -104,12 +122,11 @@ async def test_the_same_event_delivered_to_both_replicas_is_answered_once(
                                  extra={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})]
         statuses = [status for status, _ in await asyncio.gather(*sends)]
         assert statuses == [200, 200]  # both acknowledge, so Slack stops retrying
-        await slack_emulator.wait_for("chat.postMessage", before + 1, timeout=30)
-        await slack_emulator.settle(1.5)
+        await _thread_reaches(slack_emulator, "CDUP0001", ts, REPLIES_TO_A_PASTE)
 
     replies = _in_thread(slack_emulator, "CDUP0001", ts)
-    assert len(replies) == len(once)  # exactly what one delivery makes: nothing doubled
-    assert len(slack_emulator.posts()) == before + len(once)
+    assert len(replies) == REPLIES_TO_A_PASTE  # exactly what one delivery makes: nothing doubled
+    assert len(slack_emulator.posts()) == before + REPLIES_TO_A_PASTE
     assert "1.9.8" in replies[-1].all_text()
 
 
