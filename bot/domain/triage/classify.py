@@ -8,18 +8,19 @@ most ``MAX_HITS_PER_PATTERN`` lines are examined as evidence per pattern.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bot.domain.models import Category, CategoryScore, TriageEvidence
-from bot.domain.triage.probe import Haystack
-from bot.domain.triage.rules import CATEGORY_PROBES, COMPILED, NEEDLE_PROBES, RULES, Pattern
+from bot.domain.triage.probe import Haystack, needle_probe
+from bot.domain.triage.rules import CATEGORY_PROBES, COMPILED, NEEDLE_PROBES, RULES, Pattern, Rule
 from bot.domain.triage.text import ascii_lower, clip_line, line_bounds
 
 MAX_HITS_PER_PATTERN = 3
 MAX_TRIES_PER_PATTERN = 24  # needle occurrences whose regex did not confirm; bounds the work per pattern
 MAX_EVIDENCE_PER_CATEGORY = 5
 REGEX_WINDOW = 4096  # a pattern's regex sees at most this many characters from its needle on
+HEAD_CHARS = 64 * 1024  # a longer text is probed in its head first (see ``needles_present``)
 
 # Table order breaks confidence ties: it lists specific causes before generic ones.
 _ORDER = {rule.category: i for i, rule in enumerate(RULES)}
@@ -79,15 +80,43 @@ def _pattern_hits(lower: str, pattern: Pattern, category: Category) -> list[Hit]
     return hits
 
 
+def _present_in(haystack: Haystack, rules: Iterable[tuple[Rule, list[Pattern]]]) -> set[str]:
+    """Ids of the given patterns whose needle ``haystack`` may contain: one probe per rule, then one per
+    needle of the rules that passed."""
+    found: set[str] = set()
+    for rule, patterns in rules:
+        whole = len(patterns) == len(rule.patterns)
+        probe = CATEGORY_PROBES[rule.category] if whole else needle_probe(tuple(p.needle for p in patterns))
+        if haystack.may_contain(probe):
+            found.update(p.id for p in patterns if len(patterns) == 1 or haystack.may_contain(NEEDLE_PROBES[p.id]))
+    return found
+
+
+def needles_present(lower: str) -> set[str]:
+    """Ids of the patterns whose needle occurs in ``lower`` (or may: see ``Haystack``).
+
+    Every probe reads the whole text, and past the CPU caches each pass costs memory bandwidth, so a
+    large text is first probed in its head: needles seen there need no pass over the rest, and the
+    needles not seen there are ruled out together by one probe in the usual case that none comes later.
+    """
+    every = [(rule, list(rule.patterns)) for rule in RULES if rule.patterns]
+    if len(lower) <= HEAD_CHARS:
+        return _present_in(Haystack(lower), every)
+    found = _present_in(Haystack(lower[:HEAD_CHARS]), every)
+    later = [(rule, rest) for rule, patterns in every if (rest := [p for p in patterns if p.id not in found])]
+    haystack = Haystack(lower)
+    if later and haystack.may_contain(needle_probe(tuple(p.needle for _, rest in later for p in rest))):
+        found |= _present_in(haystack, later)
+    return found
+
+
 def find_hits(lower: str) -> list[Hit]:
     """Every pattern hit in an already lowercased text (see ``text.ascii_lower``)."""
-    haystack = Haystack(lower)
+    present = needles_present(lower)
     hits: list[Hit] = []
     for rule in RULES:
-        if not rule.patterns or not haystack.may_contain(CATEGORY_PROBES[rule.category]):
-            continue
         for pattern in rule.patterns:
-            if haystack.may_contain(NEEDLE_PROBES[pattern.id]):
+            if pattern.id in present:
                 hits.extend(_pattern_hits(lower, pattern, rule.category))
     return hits
 

@@ -10,7 +10,7 @@ bounded regexes over the lowercased copy (same offsets), and slice the original 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bot.domain.errors import ImagecheckError, InvalidPlatform
@@ -174,19 +174,39 @@ def _candidates(text: str, lower: str) -> Iterator[tuple[int, str, _Context]]:
                 return
             if len(distinct) >= MAX_PARSED:
                 break
-    for m in _READING_MANIFEST.finditer(lower) if lowered.may_contain(_READING_MANIFEST_PROBE) else ():
+    # The other sources are capped the same way (a build log can repeat one FROM line thousands of times).
+    sources: list[tuple[Iterator[tuple[int, str]], _Context]] = []
+    if lowered.may_contain(_READING_MANIFEST_PROBE):
+        sources.append((_reading_manifest_candidates(text, lower), _STRONG))
+    if original.may_contain(_FROM_PROBE):
+        sources.append((((m.start(1), m.group(1)) for m in _FROM.finditer(text)), _DEFAULT))
+    if lowered.may_contain(_PULL_CMD_PROBE):
+        sources.append((_pull_command_candidates(text, lower), _DEFAULT))
+    if lowered.may_contain(_YAML_PROBE):
+        sources.append((_yaml_candidates(text, lower), _DEFAULT))
+    for source, ctx in sources:
+        for pos, value in _earliest_distinct(source):
+            yield pos, value, ctx
+
+
+def _reading_manifest_candidates(text: str, lower: str) -> Iterator[tuple[int, str]]:
+    for m in _READING_MANIFEST.finditer(lower):
         ref_or_digest = _clean(text[m.start(1):m.end(1)])
         repo = _clean(text[m.start(2):m.end(2)])
         sep = "@" if ref_or_digest.lower().startswith("sha256:") else ":"
-        yield m.start(2), f"{repo}{sep}{ref_or_digest}", _STRONG
-    for m in _FROM.finditer(text) if original.may_contain(_FROM_PROBE) else ():
-        yield m.start(1), m.group(1), _DEFAULT
-    if lowered.may_contain(_PULL_CMD_PROBE):
-        for pos, value in _pull_command_candidates(text, lower):
-            yield pos, value, _DEFAULT
-    if lowered.may_contain(_YAML_PROBE):
-        for pos, value in _yaml_candidates(text, lower):
-            yield pos, value, _DEFAULT
+        yield m.start(2), f"{repo}{sep}{ref_or_digest}"
+
+
+def _earliest_distinct(candidates: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    """``candidates`` (in text order) up to the MAX_PARSED-th distinct value."""
+    distinct: set[str] = set()
+    for pos, value in candidates:
+        if value in distinct:
+            continue
+        distinct.add(value)
+        yield pos, value
+        if len(distinct) >= MAX_PARSED:
+            return
 
 
 def extract_references(text: str, lower: str) -> list[ExtractedReference]:
@@ -305,9 +325,15 @@ RUNTIME_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+_RUNTIME_PROBES: tuple[tuple[str, tuple[str, ...], Probe], ...] = tuple(
+    (name, markers, Probe.any_of(markers)) for name, markers in RUNTIME_MARKERS)
+
+
 def detect_runtime(lower: str) -> str | None:
-    for name, markers in RUNTIME_MARKERS:
-        if any(m in lower for m in markers):
+    haystack = Haystack(lower)
+    for name, markers, probe in _RUNTIME_PROBES:
+        # One pass per runtime; ``in`` decides only when the probe cannot (see ``Haystack.exact``).
+        if haystack.may_contain(probe) and (haystack.exact or any(m in lower for m in markers)):
             return name
     return None
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from pydantic_core import SchemaValidator, core_schema
 
@@ -65,6 +66,13 @@ class Probe:
         return f"Probe({self.pattern!r})"
 
 
+@lru_cache(maxsize=512)
+def needle_probe(literals: tuple[str, ...]) -> Probe:
+    """``Probe.any_of(literals)``, compiled once per distinct tuple (compiling takes a few hundred
+    microseconds; callers ask for a small, recurring family of literal sets)."""
+    return Probe.any_of(literals)
+
+
 # Matches every string Rust can read: tells whether probes can be trusted for a given text.
 _READABLE = _validator("")
 
@@ -83,6 +91,11 @@ class Haystack:
         self.text = text
         # isascii() is O(1) for CPython strings; only non-ASCII text pays for the UTF-8 check.
         self._trusted = text.isascii() or _READABLE.isinstance_python(text)
+
+    @property
+    def exact(self) -> bool:
+        """True when probes answer exactly ("maybe" is then "yes")."""
+        return self._trusted
 
     def may_contain(self, probe: Probe) -> bool:
         """False only when no match of ``probe`` can be in the text."""
