@@ -10,15 +10,9 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.models import Incident
 from bot.slack.command_text import CheckRequest, Refusal, Usage, parse_command_text
 from bot.slack.escape import code, escape
-from bot.slack.flows import (
-    check_into_thread,
-    check_one,
-    claim,
-    load_incident,
-    mark_parent,
-    rate_allowed,
-    refresh_parent,
-)
+from bot.slack.flows import check_into_thread, check_one
+from bot.slack.guards import claim, rate_allowed
+from bot.slack.incident_state import load_incident, mark_parent, refresh_parent
 from bot.slack.posting import Poster
 from bot.slack.render import Rendered, render_diagnosis, render_notice, render_parent, render_usage
 from bot.slack.services import Services
@@ -80,12 +74,12 @@ def register(app: Any, services: Services, poster: Poster) -> None:
             await answer_privately(services, request, respond, channel=channel)
             return
         incident_id = Incident.make_id(channel, parent_ts)
-        await mark_parent(services, incident_id)
+        await mark_parent(services.store, incident_id)
         await check_into_thread(services, poster, request.refs, request.platforms, channel=channel,
                                 thread_ts=parent_ts, actor=user)
-        incident = await load_incident(services, incident_id)
+        incident = await load_incident(services.store, incident_id)
         if incident is not None:
-            await refresh_parent(services, poster, incident)
+            await refresh_parent(services.store, poster, incident)
         await respond(response_type="ephemeral", replace_original=True,
                       text="Done: the diagnosis is in the thread. :thread:")
 

@@ -7,65 +7,28 @@ so the slash command, @mentions, the shortcut and pasted errors share one behavi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
 
-from bot.domain.errors import ImagecheckError, InvalidPlatform, InvalidReference, StoreUnavailable
-from bot.domain.models import (
-    Category,
-    Diagnosis,
-    ImageRef,
-    Incident,
-    Platform,
-    TimelineEvent,
-    TimelineKind,
-    TriageResult,
-)
+from bot.domain.errors import ImagecheckError, InvalidPlatform, InvalidReference
+from bot.domain.incidents import record_diagnosis, record_triage
+from bot.domain.models import Category, Diagnosis, ImageRef, Incident, Platform, TriageResult, utcnow
 from bot.domain.reference import parse_platform, parse_reference
 from bot.metrics import TRIAGE
 from bot.slack.escape import escape
-from bot.slack.incident_state import record_diagnoses, update_incident
+from bot.slack.incident_state import record
 from bot.slack.posting import Poster
-from bot.slack.render import Rendered, render_diagnosis, render_notice, render_parent, render_triage
+from bot.slack.render import Rendered, render_diagnosis, render_notice, render_triage
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
-PARENT_BLOB_TTL_S = 31 * 24 * 3600.0
 QUIET_CATEGORIES = frozenset({Category.other})
 
 
 def new_correlation_id() -> str:
     return uuid.uuid4().hex[:12]
-
-
-def parent_key(incident_id: str) -> str:
-    """Marks incidents whose thread root is our own message (so we may update it)."""
-    return f"parent:{incident_id}"
-
-
-async def rate_allowed(services: Services, user: str | None, channel: str | None) -> bool:
-    opts = services.options
-    try:
-        if user and not await services.store.allow(f"rl:user:{user}", limit=opts.user_checks_per_minute,
-                                                   window_s=60.0):
-            return False
-        if channel and not await services.store.allow(
-                f"rl:channel:{channel}", limit=opts.channel_checks_per_minute, window_s=60.0):
-            return False
-    except StoreUnavailable:
-        return True  # no shared counter: answering beats refusing everyone
-    return True
-
-
-async def claim(services: Services, key: str, ttl_s: float) -> bool:
-    """True the first time; with the store down, act (a rare duplicate beats silence)."""
-    try:
-        return await services.store.claim_once(key, ttl_s)
-    except StoreUnavailable:
-        return True
 
 
 class RegistryNotAllowedHere(Exception):
@@ -97,29 +60,6 @@ def failure_notice(services: Services, ref: ImageRef, exc: Exception) -> Rendere
                          detail=services.redact(what))
 
 
-async def load_incident(services: Services, incident_id: str) -> Incident | None:
-    try:
-        return await services.store.get_incident(incident_id)
-    except StoreUnavailable:
-        return None
-
-
-async def mark_parent(services: Services, incident_id: str) -> None:
-    with contextlib.suppress(StoreUnavailable):
-        await services.store.put_blob(parent_key(incident_id), "1", PARENT_BLOB_TTL_S)
-
-
-async def refresh_parent(services: Services, poster: Poster, incident: Incident) -> None:
-    """Re-render the thread's root when it is our message (slash command threads)."""
-    try:
-        ours = await services.store.get_blob(parent_key(incident.id)) is not None
-    except StoreUnavailable:
-        ours = False
-    if ours:
-        parent = render_parent(incident, incident.created_by)
-        await poster.update(incident.channel, incident.thread_ts, parent)
-
-
 async def check_into_thread(services: Services, poster: Poster, refs: Sequence[ImageRef],
                             platforms: Sequence[Platform], *, channel: str, thread_ts: str,
                             actor: str | None) -> list[Diagnosis]:
@@ -135,8 +75,8 @@ async def check_into_thread(services: Services, poster: Poster, refs: Sequence[I
             await poster.post(channel, failure_notice(services, ref, outcome), thread_ts=thread_ts)
             return
         results.append(outcome)
-        await update_incident(services.store, channel, thread_ts, record_diagnoses([outcome], actor=actor),
-                              created_by=actor)
+        await record(services.store, channel, thread_ts,
+                     lambda incident: record_diagnosis(incident, outcome, at=utcnow(), actor=actor), actor=actor)
         message = render_diagnosis(outcome, incident_id=incident_id,
                                    mirrors_configured=bool(mirrors.get(ref.domain)))
         await poster.post(channel, message, thread_ts=thread_ts)
@@ -185,14 +125,11 @@ async def triage_into_thread(services: Services, poster: Poster, result: TriageR
     reconciliation = services.reconcile(result, diagnoses) if diagnoses else []
     checked = result.model_copy(update={"diagnoses": diagnoses, "reconciliation": reconciliation})
 
-    def mutate(incident: Incident) -> None:
-        record_diagnoses(diagnoses, actor=actor)(incident)
-        incident.timeline.append(TimelineEvent(kind=TimelineKind.triaged, actor=actor,
-                                               summary=f"triaged as {result.category.value}"))
-
-    incident = await update_incident(services.store, channel, thread_ts, mutate, created_by=actor)
+    at = utcnow()
+    incident = await record(services.store, channel, thread_ts,
+                            lambda incident: record_triage(incident, checked, at=at, actor=actor), actor=actor)
     await poster.post(channel, render_triage(checked, on_demand=on_demand), thread_ts=thread_ts)
-    incident_id = incident.id if incident else Incident.make_id(channel, thread_ts)
+    incident_id = incident.id
     for ref, outcome in zip(refs, outcomes, strict=True):
         if isinstance(outcome, Exception):
             await poster.post(channel, failure_notice(services, ref, outcome), thread_ts=thread_ts)

@@ -1,53 +1,58 @@
-"""Read-modify-write of one thread's incident, under the store's lock so replicas don't lose updates."""
+"""Slack's glue around a thread's incident.
+
+The read-modify-write itself is the domain's (``bot.domain.incidents.update_incident``: pure changes
+under a per-incident lock). What is Slack's here: a reply never waits on the store (with the store down
+the change is applied to a fresh incident in memory, so messages still render, and nothing is kept),
+and remembering which thread roots are our own message, so we may re-render them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from datetime import datetime
 
 from bot.domain.errors import StoreUnavailable
-from bot.domain.models import Diagnosis, Incident, TimelineEvent, TimelineKind, utcnow
+from bot.domain.incidents import IncidentChange, new_incident, update_incident
+from bot.domain.models import Incident, utcnow
 from bot.domain.ports import StatePort
+from bot.slack.posting import Poster
+from bot.slack.render import render_parent
 
-Mutation = Callable[[Incident], None]
+PARENT_BLOB_TTL_S = 31 * 24 * 3600.0
 
 
-async def update_incident(store: StatePort, channel: str, thread_ts: str, mutate: Mutation, *,
-                          created_by: str | None = None, create: bool = True) -> Incident | None:
-    """Apply ``mutate`` to the thread's incident and save it; ``None`` when absent and not creating.
-
-    With the store down the incident is still built in memory (so messages render) but not kept.
-    """
-    incident_id = Incident.make_id(channel, thread_ts)
+async def record(store: StatePort, channel: str, thread_ts: str, change: IncidentChange, *,
+                 actor: str | None, at: datetime | None = None) -> Incident:
+    """Apply ``change`` to the thread's incident and keep it (created on first use, by ``actor``)."""
+    at = at or utcnow()
     try:
-        async with store.lock(f"incident:{incident_id}", ttl_s=10.0, wait_s=5.0):
-            incident = await store.get_incident(incident_id)
-            if incident is None:
-                if not create:
-                    return None
-                incident = Incident(id=incident_id, channel=channel, thread_ts=thread_ts,
-                                    created_by=created_by)
-            mutate(incident)
-            incident.updated_at = utcnow()
-            await store.save_incident(incident)
-            return incident
+        return await update_incident(store, channel, thread_ts, change, at=at, actor=actor)
     except StoreUnavailable:
-        if not create:
-            return None
-        incident = Incident(id=incident_id, channel=channel, thread_ts=thread_ts, created_by=created_by)
-        mutate(incident)
-        return incident
+        return change(new_incident(channel, thread_ts, at=at, created_by=actor))
 
 
-def record_diagnoses(diagnoses: list[Diagnosis], *, actor: str | None,
-                     kind: TimelineKind = TimelineKind.checked) -> Mutation:
-    def mutate(incident: Incident) -> None:
-        for d in diagnoses:
-            ref = d.reference.normalized
-            if ref not in incident.references:
-                incident.references.append(ref)
-            incident.diagnoses[ref] = d
-            incident.timeline.append(TimelineEvent(
-                kind=kind, actor=actor, summary=d.summary or d.verdict.value, reference=ref, digest=d.digest,
-                verdict=d.verdict))
-    return mutate
+async def load_incident(store: StatePort, incident_id: str) -> Incident | None:
+    try:
+        return await store.get_incident(incident_id)
+    except StoreUnavailable:
+        return None
 
+
+def parent_key(incident_id: str) -> str:
+    """Marks incidents whose thread root is our own message (so we may update it)."""
+    return f"parent:{incident_id}"
+
+
+async def mark_parent(store: StatePort, incident_id: str) -> None:
+    with contextlib.suppress(StoreUnavailable):
+        await store.put_blob(parent_key(incident_id), "1", PARENT_BLOB_TTL_S)
+
+
+async def refresh_parent(store: StatePort, poster: Poster, incident: Incident) -> None:
+    """Re-render the thread's root when it is our message (slash command threads)."""
+    try:
+        ours = await store.get_blob(parent_key(incident.id)) is not None
+    except StoreUnavailable:
+        ours = False
+    if ours:
+        await poster.update(incident.channel, incident.thread_ts, render_parent(incident, incident.created_by))

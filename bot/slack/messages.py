@@ -9,7 +9,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.command_text import CheckRequest, parse_command_text
-from bot.slack.flows import check_into_thread, claim, rate_allowed, should_reply, triage_into_thread
+from bot.slack.flows import check_into_thread, should_reply, triage_into_thread
+from bot.slack.guards import claim, rate_allowed
 from bot.slack.posting import Poster
 from bot.slack.render import render_notice, render_usage
 from bot.slack.services import Services

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.slack.flows import claim, rate_allowed, triage_into_thread
+from bot.slack.flows import triage_into_thread
+from bot.slack.guards import claim, rate_allowed
 from bot.slack.posting import Poster
 from bot.slack.services import Services
 

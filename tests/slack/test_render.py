@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.models import (
@@ -194,6 +194,9 @@ def test_follow_up_messages_never_contain_a_live_mention_from_untrusted_text(tex
         render_tag_moved,
     )
 
+    # ``by`` and the channel are Slack's own ids from a signed payload and are mentioned on purpose when
+    # id-shaped (render.mention_user); text shaped like one ("UU") is not the untrusted case tested here.
+    assume(re.fullmatch(r"[A-Z0-9]{2,20}", text) is None)
     snippets = PinSnippets(reference=text, digest=text, pinned=text, kubectl=text, helm=text, kustomize=text,
                            compose=text, dockerfile=text, index_note=text,
                            alternatives=[PlatformPin(platform=text, digest=text, pinned=text)])
