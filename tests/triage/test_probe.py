@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.triage import redact, triage
+from bot.domain.triage import extract, redact, triage
 from bot.domain.triage.probe import Haystack, Probe, escape
 from bot.domain.triage.redact import RULES as REDACTION_RULES
 from bot.domain.triage.rules import CATEGORY_PROBES, NEEDLE_PROBES, RULES
@@ -70,3 +70,28 @@ def test_shape_gated_redaction_rules_still_fire(rule: str, secret_line: str) -> 
     assert any(r.name == rule and r.shape for r in REDACTION_RULES)
     result = redact(secret_line)
     assert result.rules == [rule]
+
+
+_EXTRACTION_FRAGMENTS = ['image "', 'image=\\"', "reference \\\"", "pullimage \"", "manifest for ", " not found",
+                         "pull access denied for ", "unable to find image '", "' locally", "failed to resolve ref ",
+                         "error: image ", "trying to pull ", "docker://", "oci://", "load metadata for ",
+                         "pulling docker image ", "executor with image ", "pulling web (", ")", "reading manifest ",
+                         " in ", "FROM ", "--platform=linux/arm64 ", "docker ", "ctr -n k8s.io images", " pull ",
+                         "image:", "a/b:1", "x" * 600, "\u00e9", " ", "\n", "\"", "'", "\x1c"]
+
+
+@given(st.lists(st.sampled_from(_EXTRACTION_FRAGMENTS), max_size=12).map("".join))
+def test_loose_probes_never_miss_what_the_python_regex_finds(text: str) -> None:
+    lower = text.lower()
+    pairs = [(ctx.regex, probe) for ctx, probe in zip(extract._CONTEXTS, extract._CONTEXT_PROBES, strict=True)]
+    pairs += [(extract._READING_MANIFEST, extract._READING_MANIFEST_PROBE),
+              (re.compile(extract._PULL_CMD_PATTERN), extract._PULL_CMD_PROBE)]
+    for regex, probe in pairs:
+        if regex.search(lower):
+            assert Haystack(lower).may_contain(probe), regex.pattern
+    if extract._FROM.search(text):
+        assert Haystack(text).may_contain(extract._FROM_PROBE)
+
+
+def test_loose_opens_bounds_only() -> None:
+    assert Probe.loose(r"a[^\s]{1,512}b{0,3}\{2,3\}").pattern == r"a[^\s]{1,}b{0,}\{2,3\}"
