@@ -45,6 +45,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),  # stdlib ``extra={...}`` fields become JSON keys
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         _redact_strings(redact),

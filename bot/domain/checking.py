@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from bot.domain.models import (
 from bot.domain.ports import Clock, RegistrySessionFactory, StatePort
 from bot.domain.remedy import FindingKind, remediation_for
 from bot.domain.tags import nearest_tags as rank_nearest_tags
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -290,4 +293,10 @@ class CheckService:
         d = d.model_copy(deep=True, update={"correlation_id": correlation_id,
                                  "degraded": [*dict.fromkeys([*d.degraded, *degraded])]})
         metrics.CHECKS.labels(verdict=d.verdict.value).inc()
+        # One line per check: the correlation id is also in the Slack message's context line, so a
+        # reply in a channel can be matched to its log line (and the registry's access log by time).
+        log.info("check", extra={"reference": d.reference.normalized, "verdict": d.verdict.value,
+                                 "requests": d.requests, "duration_ms": round(d.duration_ms, 1),
+                                 "from_cache": d.from_cache, "correlation_id": correlation_id,
+                                 "degraded": bool(d.degraded)})
         return d
