@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.domain.errors import InvalidPlatform, InvalidReference
@@ -29,8 +30,30 @@ class Refusal:
     hint: str | None = None
 
 
+# Slack turns anything that looks like a link into ``<url|label>`` or ``<url>`` (``foo.io/x:1`` arrives as
+# ``<http://foo.io/x:1|foo.io/x:1>``). Only scheme links are unwrapped: ``<@U..>``, ``<#C..|name>`` and
+# ``<!here>`` are not references and stay as they are (and then fail to parse as one).
+_SLACK_LINK = re.compile(r"<([A-Za-z][A-Za-z0-9+.-]*):([^<>|\s]*)(?:\|([^<>]*))?>")
+_WEB_SCHEMES = frozenset({"http", "https"})
+
+
+def _link_text(match: re.Match[str]) -> str:
+    scheme, rest, label = match.group(1), match.group(2), match.group(3)
+    if label:
+        return label
+    if scheme.lower() in _WEB_SCHEMES:
+        return rest.removeprefix("//")
+    return f"{scheme}:{rest}"
+
+
+def unwrap_slack_links(text: str) -> str:
+    """What the person typed: each Slack link replaced by its label, else its URL without the scheme."""
+    return _SLACK_LINK.sub(_link_text, text)
+
+
 def parse_command_text(text: str, *, max_chars: int = 1024,
                        max_refs: int = 5) -> CheckRequest | Usage | Refusal:
+    text = unwrap_slack_links(text)
     if len(text) > max_chars:
         return Refusal(f"That is {len(text)} characters; /imagecheck takes at most {max_chars}. "
                        "Paste long logs in the channel instead (or use the message shortcut).")
