@@ -79,6 +79,7 @@ from bot.registry.errors_map import (
     parse_rate_limit,
     redact_url,
 )
+from bot.registry.metric_labels import RegistryLabels
 
 if TYPE_CHECKING:
     from bot.registry.egress import Resolver
@@ -218,6 +219,8 @@ class RegistryClient:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._locks: dict[tuple[str, ...], tuple[asyncio.Lock, int]] = {}  # lock, holders + waiters
         self.unchallenged: set[str] = set()  # registries whose last first request needed no auth
+        # metrics name only registries the settings name (or well-known ones): users type the rest
+        self.metric_label = RegistryLabels([*config.endpoints, *config.extra_allowed_hosts])
 
     def session(self) -> RegistrySession:
         return RegistrySession(self)
@@ -630,8 +633,9 @@ class RegistrySession:
         finally:
             if status:
                 self._count += 1
-                metrics.REGISTRY_REQUESTS.labels(registry=target.registry, status=status).inc()
-                metrics.REGISTRY_LATENCY.labels(registry=target.registry).observe(
+                label = self._client.metric_label(target.registry)
+                metrics.REGISTRY_REQUESTS.labels(registry=label, status=status).inc()
+                metrics.REGISTRY_LATENCY.labels(registry=label).observe(
                     time.perf_counter() - started)
 
     @staticmethod
