@@ -74,8 +74,8 @@ def triage(text: str, *, source: str | None = None, max_bytes: int = MAX_PASTE_B
         lower = ascii_lower(clean)
     result = classify(clean, lower)
     references = extract_references(clean, lower)
-    regions: list[tuple[int, int]] = [
-        (h.line_start, h.line_end) for h in result.hits if h.category is result.category]
+    # The evidence lines, each once: several patterns often hit one line (on a one-line paste, all do).
+    regions = list(dict.fromkeys((h.line_start, h.line_end) for h in result.hits if h.category is result.category))
     first_ref = next((r.normalized for r in references if r.valid and r.normalized), None)
     rule = RULES_BY_CATEGORY[result.category]
     return TriageResult(

@@ -8,7 +8,9 @@ most ``MAX_HITS_PER_PATTERN`` lines are examined as evidence per pattern.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import sys
+from bisect import bisect_right, insort
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.domain.models import Category, CategoryScore, TriageEvidence
@@ -45,38 +47,60 @@ class Classification:
     hits: list[Hit]  # every hit, for extraction of status codes and hosts near the evidence
 
 
-def _occurrences(lower: str, needle: str) -> Iterator[int]:
-    pos = lower.find(needle)
-    while pos != -1:
-        yield pos
-        pos = lower.find(needle, pos + 1)
+class _Lines:
+    """Line bounds of hit positions, remembered with what was found on the line.
+
+    On a one-line paste of a megabyte every pattern hits the same line; finding its bounds once (instead
+    of once per pattern) keeps that case linear.
+    """
+
+    __slots__ = ("_digest", "_known", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._known: list[tuple[int, int]] = []  # sorted, disjoint
+        self._digest: dict[int, bool] = {}
+
+    def bounds(self, pos: int) -> tuple[int, int]:
+        i = bisect_right(self._known, (pos, sys.maxsize)) - 1
+        if i >= 0 and self._known[i][0] <= pos <= self._known[i][1]:
+            return self._known[i]
+        found = line_bounds(self._text, pos)
+        insort(self._known, found)
+        return found
+
+    def names_digest(self, start: int, end: int) -> bool:
+        if start not in self._digest:
+            self._digest[start] = any(self._text.find(mark, start, end) != -1 for mark in _DIGEST_MARKERS)
+        return self._digest[start]
 
 
-def _pattern_hits(lower: str, pattern: Pattern, category: Category) -> list[Hit]:
+def _pattern_hits(lower: str, lines: _Lines, pattern: Pattern, category: Category) -> list[Hit]:
     hits: list[Hit] = []
     regex = COMPILED.get(pattern.id)
     tries = 0
-    last_line = -1
-    for pos in _occurrences(lower, pattern.needle):
-        if len(hits) >= MAX_HITS_PER_PATTERN or tries >= MAX_TRIES_PER_PATTERN:
-            break
-        if pos < last_line:  # one hit per line is enough evidence
-            continue
-        ls, le = line_bounds(lower, pos)
-        if pattern.anchor is not None and lower.find(pattern.anchor, pos, le) == -1:
-            continue  # the regex cannot match on this line; not a failed try
+    pos = lower.find(pattern.needle)
+    while pos != -1 and len(hits) < MAX_HITS_PER_PATTERN and tries < MAX_TRIES_PER_PATTERN:
         span: tuple[int, int] | None = (pos, pos + len(pattern.needle))
         if regex is not None:
-            m = regex.match(lower, pos, min(le, pos + REGEX_WINDOW))
+            # The regex sees the rest of the line, at most REGEX_WINDOW characters of it.
+            end = lower.find("\n", pos, pos + REGEX_WINDOW)
+            end = end if end != -1 else min(len(lower), pos + REGEX_WINDOW)
+            if pattern.anchor is not None and lower.find(pattern.anchor, pos, end) == -1:
+                pos = lower.find(pattern.needle, pos + 1)
+                continue  # the regex cannot match here: not a failed try
+            m = regex.match(lower, pos, end)
             span = m.span() if m else None
         if span is None:
             tries += 1
+            pos = lower.find(pattern.needle, pos + 1)
             continue
+        ls, le = lines.bounds(pos)
         found = category
-        if pattern.digest and any(lower.find(mark, ls, le) != -1 for mark in _DIGEST_MARKERS):
+        if pattern.digest and lines.names_digest(ls, le):
             found = Category.digest_not_found
         hits.append(Hit(found, pattern, ls, le, span[0], span[1]))
-        last_line = le
+        pos = lower.find(pattern.needle, le)  # one hit per line is enough evidence
     return hits
 
 
@@ -113,11 +137,12 @@ def needles_present(lower: str) -> set[str]:
 def find_hits(lower: str) -> list[Hit]:
     """Every pattern hit in an already lowercased text (see ``text.ascii_lower``)."""
     present = needles_present(lower)
+    lines = _Lines(lower)
     hits: list[Hit] = []
     for rule in RULES:
         for pattern in rule.patterns:
             if pattern.id in present:
-                hits.extend(_pattern_hits(lower, pattern, rule.category))
+                hits.extend(_pattern_hits(lower, lines, pattern, rule.category))
     return hits
 
 

@@ -70,6 +70,7 @@ _PULL_CMD_PATTERN = (r"(docker|podman|nerdctl|crictl|buildah|ctr)((?: image| ima
 _PULL_CMD_PROBE = Probe.loose(_PULL_CMD_PATTERN)
 _PULL_CMD_ENDING = re.compile(_PULL_CMD_PATTERN + r"\Z")  # searched with endpos just after " pull "
 _PULL_CMD_REACH = 6 + 2 * len(" --namespace=") + 2 * 64  # the longest match before its " pull "
+_TOKEN = re.compile(r"\S+")  # what str.split() returns, one at a time
 _VALUE_FLAGS = frozenset({"--platform", "--namespace", "-n", "--creds", "--user", "-u", "--authfile",
                           "--cert-dir", "--os", "--arch", "--variant", "--creds-file", "--pod-config",
                           "--snapshotter", "--hosts-dir", "--password", "-p"})
@@ -103,8 +104,9 @@ def _pull_commands(lower: str) -> Iterator[re.Match[str]]:
     pos = lower.find(" pull ")
     while pos != -1:
         end = pos + len(" pull ")
-        ls = lower.rfind("\n", 0, pos) + 1
-        m = _PULL_CMD_ENDING.search(lower, max(ls, done, pos - _PULL_CMD_REACH), end)
+        reach = max(0, done, pos - _PULL_CMD_REACH)
+        newline = lower.rfind("\n", reach, pos)  # bounded: one huge line must not be rescanned per " pull "
+        m = _PULL_CMD_ENDING.search(lower, newline + 1 if newline != -1 else reach, end)
         if m:
             done = m.end()
             yield m
@@ -115,11 +117,13 @@ def _pull_command_candidates(text: str, lower: str) -> Iterator[tuple[int, str]]
     for m in _pull_commands(lower):
         if m.start() > 0 and (lower[m.start() - 1].isalnum() or lower[m.start() - 1] in "_-."):
             continue
-        _, le = line_bounds(lower, m.end())
-        tokens = text[m.end():min(le, m.end() + 600)].split()
+        # The image follows within 600 characters on the same line (a bounded look: one huge line holding
+        # many commands must not be rescanned to its end for each of them).
+        le = lower.find("\n", m.end(), m.end() + 600)
         skip_next = False
         offset = m.end()
-        for tok in tokens:
+        for token in _TOKEN.finditer(text, m.end(), le if le != -1 else m.end() + 600):  # lazily: the
+            tok = token.group()  # image is usually the first token, and the window can hold dozens
             offset = text.find(tok, offset)
             if skip_next:
                 skip_next = False

@@ -93,6 +93,20 @@ _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 _VALUE_STOP = frozenset(" \t\r\n,;&\"'<>)]}")
 
 
+_LEAD = frozenset(" \t-\"'{,")  # what may stand before a YAML/JSON key on its line
+
+
+def _starts_line(lower: str, pos: int) -> bool:
+    """Only ``_LEAD`` characters stand between the start of the line and ``pos``.
+
+    Walks back over those characters only (not to the line start), so a huge one-line paste with many
+    keys costs linear time.
+    """
+    while pos > 0 and lower[pos - 1] in _LEAD:
+        pos -= 1
+    return pos == 0 or lower[pos - 1] == "\n"
+
+
 def _secret_assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
     """``password=x``, ``"token": "x"``, ``  secret: x`` (YAML key at line start).
 
@@ -124,9 +138,7 @@ def _secret_assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
                 pos = nxt
                 continue
             if lower[i] == ":":
-                ls, _ = line_bounds(lower, key_start)
-                lead = lower[ls:key_start].strip(" \t-\"'{,")
-                if not (quoted_key or lead == ""):
+                if not (quoted_key or _starts_line(lower, key_start)):
                     pos = nxt
                     continue
                 if i + 1 < n and lower[i + 1] == "/":  # ``token://`` is a URL scheme, not a value
