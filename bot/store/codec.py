@@ -12,12 +12,16 @@ A newer release must read what an older one wrote, and a rolling deploy briefly 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.domain.models import SCHEMA_VERSION, TagSighting
+from bot.metrics import STORE_ERRORS
+
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -67,3 +71,16 @@ def decode(cls: type[M], raw: bytes | str) -> M:
         return cls.model_validate(data)
     except ValidationError as exc:
         raise CodecError(f"{cls.__name__}: {exc.error_count()} invalid field(s)") from exc
+
+
+def read_record(cls: type[M], raw: object, op: str) -> M | None:
+    """A stored record, or None when absent or unreadable: a corrupt or incompatible record is a
+    counted, logged miss (``<op>_decode``), never an error, so one bad key cannot break a replica."""
+    if not isinstance(raw, bytes | str):
+        return None  # absent (or, in the embedded store, a counter under that key)
+    try:
+        return decode(cls, raw)
+    except CodecError as exc:
+        STORE_ERRORS.labels(op=f"{op}_decode").inc()
+        log.warning("store: unreadable %s record ignored: %s", op, exc)
+        return None

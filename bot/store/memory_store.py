@@ -10,28 +10,19 @@ caller can never mutate a stored record by accident. Expiry follows the injected
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
-from pydantic import BaseModel
-
+from bot.domain.clock import SystemClock
 from bot.domain.models import CachedDiagnosis, Diagnosis, Incident, IncidentStatus, TagSighting
 from bot.domain.ports import Clock
-from bot.metrics import STORE_ERRORS
-from bot.store.clock import SystemClock
-from bot.store.codec import CodecError, TagHistory, decode, encode
+from bot.store.codec import TagHistory, encode, read_record
 from bot.store.history import add_sighting
 from bot.store.keys import DEFAULT_PREFIX, Keys
 from bot.store.timing import lock_poll_delays, require_positive
-
-log = logging.getLogger(__name__)
-
-M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -69,16 +60,6 @@ class MemoryStore:
         expires = None if ttl_s is None else self.clock.monotonic() + ttl_s
         self._entries[key] = _Entry(value, expires)
 
-    def _decode(self, cls: type[M], raw: bytes | int | None, op: str) -> M | None:
-        if not isinstance(raw, bytes):
-            return None
-        try:
-            return decode(cls, raw)
-        except CodecError as exc:
-            STORE_ERRORS.labels(op=f"{op}_decode").inc()
-            log.warning("store: unreadable %s record ignored: %s", op, exc)
-            return None
-
     async def ping(self) -> bool:
         return True
 
@@ -88,7 +69,7 @@ class MemoryStore:
     # --- result cache ---------------------------------------------------------------------------
 
     async def get_diagnosis(self, key: str) -> CachedDiagnosis | None:
-        return self._decode(CachedDiagnosis, self._get(self.keys.diagnosis(key)), "get_diagnosis")
+        return read_record(CachedDiagnosis, self._get(self.keys.diagnosis(key)), "get_diagnosis")
 
     async def put_diagnosis(self, key: str, diagnosis: Diagnosis, ttl_s: float) -> None:
         if ttl_s <= 0:
@@ -100,19 +81,19 @@ class MemoryStore:
 
     async def record_tag(self, name: str, tag: str, digest: str, at: datetime) -> list[TagSighting]:
         key = self.keys.tag_history(name, tag)
-        current = self._decode(TagHistory, self._get(key), "record_tag") or TagHistory()
+        current = read_record(TagHistory, self._get(key), "record_tag") or TagHistory()
         sightings = add_sighting(current.sightings, digest, at, self.tag_history_limit)
         self._set(key, encode(TagHistory(sightings=sightings)), self.incident_ttl_s)
         return sightings
 
     async def tag_history(self, name: str, tag: str) -> list[TagSighting]:
-        record = self._decode(TagHistory, self._get(self.keys.tag_history(name, tag)), "tag_history")
+        record = read_record(TagHistory, self._get(self.keys.tag_history(name, tag)), "tag_history")
         return record.sightings if record else []
 
     # --- incidents ------------------------------------------------------------------------------
 
     async def get_incident(self, incident_id: str) -> Incident | None:
-        return self._decode(Incident, self._get(self.keys.incident(incident_id)), "get_incident")
+        return read_record(Incident, self._get(self.keys.incident(incident_id)), "get_incident")
 
     async def save_incident(self, incident: Incident) -> None:
         self._set(self.keys.incident(incident.id), encode(incident), self.incident_ttl_s)

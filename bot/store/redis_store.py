@@ -19,27 +19,25 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, WatchError
 
+from bot.domain.clock import SystemClock
 from bot.domain.errors import StoreUnavailable
 from bot.domain.models import CachedDiagnosis, Diagnosis, Incident, IncidentStatus, TagSighting
 from bot.domain.ports import Clock
 from bot.metrics import STORE_ERRORS
-from bot.store.clock import SystemClock
-from bot.store.codec import CodecError, TagHistory, decode, encode
+from bot.store.codec import TagHistory, encode, read_record
 from bot.store.history import add_sighting
 from bot.store.keys import DEFAULT_PREFIX, Keys
 from bot.store.timing import lock_poll_delays, require_positive, ttl_ms
 
 log = logging.getLogger(__name__)
 
-M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_SOCKET_TIMEOUT_S = 0.5
 
@@ -105,16 +103,6 @@ class RedisStore:
             STORE_ERRORS.labels(op=op).inc()
             raise StoreUnavailable(f"state store unavailable during {op}: {type(exc).__name__}") from exc
 
-    def _decode(self, cls: type[M], raw: Any, op: str) -> M | None:
-        if raw is None:
-            return None
-        try:
-            return decode(cls, raw)
-        except CodecError as exc:
-            STORE_ERRORS.labels(op=f"{op}_decode").inc()
-            log.warning("store: unreadable %s record ignored: %s", op, exc)
-            return None
-
     async def ping(self) -> bool:
         """True when Redis answers; False (counted, not raised) when it doesn't, for ``/readyz``."""
         try:
@@ -132,7 +120,7 @@ class RedisStore:
     async def get_diagnosis(self, key: str) -> CachedDiagnosis | None:
         async with self._guard("get_diagnosis"):
             raw = await self._r.get(self.keys.diagnosis(key))
-        return self._decode(CachedDiagnosis, raw, "get_diagnosis")
+        return read_record(CachedDiagnosis, raw, "get_diagnosis")
 
     async def put_diagnosis(self, key: str, diagnosis: Diagnosis, ttl_s: float) -> None:
         if ttl_s <= 0:
@@ -149,7 +137,7 @@ class RedisStore:
             for _ in range(_TAG_HISTORY_ATTEMPTS):
                 try:
                     await pipe.watch(key)
-                    current = self._decode(TagHistory, await pipe.get(key), "record_tag") or TagHistory()
+                    current = read_record(TagHistory, await pipe.get(key), "record_tag") or TagHistory()
                     sightings = add_sighting(current.sightings, digest, at, self.tag_history_limit)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(key, encode(TagHistory(sightings=sightings)), px=ttl_ms(self.incident_ttl_s))
@@ -163,7 +151,7 @@ class RedisStore:
     async def tag_history(self, name: str, tag: str) -> list[TagSighting]:
         async with self._guard("tag_history"):
             raw = await self._r.get(self.keys.tag_history(name, tag))
-        record = self._decode(TagHistory, raw, "tag_history")
+        record = read_record(TagHistory, raw, "tag_history")
         return record.sightings if record else []
 
     # --- incidents ------------------------------------------------------------------------------
@@ -171,7 +159,7 @@ class RedisStore:
     async def get_incident(self, incident_id: str) -> Incident | None:
         async with self._guard("get_incident"):
             raw = await self._r.get(self.keys.incident(incident_id))
-        return self._decode(Incident, raw, "get_incident")
+        return read_record(Incident, raw, "get_incident")
 
     async def save_incident(self, incident: Incident) -> None:
         index = self.keys.incident_index()
@@ -211,7 +199,7 @@ class RedisStore:
                     break
                 raws = await self._r.mget([self.keys.incident(i.decode()) for i in ids])
                 for incident_id, raw in zip(ids, raws, strict=True):
-                    incident = self._decode(Incident, raw, "list_incidents")
+                    incident = read_record(Incident, raw, "list_incidents")
                     if incident is None:
                         expired.append(incident_id)
                     elif include_resolved or incident.status is not IncidentStatus.resolved:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.domain.errors import BlobUnknown, ImagecheckError, ManifestUnknown, NameUnknown
 from bot.domain.models import (
@@ -160,22 +160,3 @@ class FakeRegistry:
         if repo is None or digest not in repo.blobs:
             raise BlobUnknown("blob unknown (404)", status=404, code="BLOB_UNKNOWN")
         return BlobHead(digest=digest, meta=self._meta(registry, f"{repository}/blobs/{digest}"))
-
-
-class StepClock:
-    """A clock that only moves when told to (``now`` and ``monotonic`` together)."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-        self._mono = 100.0
-
-    def now(self) -> datetime:
-        return self._now
-
-    def monotonic(self) -> float:
-        return self._mono
-
-    def advance(self, seconds: float) -> None:
-        from datetime import timedelta
-        self._now += timedelta(seconds=seconds)
-        self._mono += seconds

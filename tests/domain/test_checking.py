@@ -15,12 +15,13 @@ import pytest
 
 from bot import metrics
 from bot.domain.checking import CheckPolicy, CheckService, cache_key
+from bot.domain.clock import ManualClock
 from bot.domain.errors import StoreUnavailable
 from bot.domain.models import Verdict
 from bot.domain.reference import parse_platform, parse_reference
 from bot.domain.remedy import FindingKind
 from bot.store.memory_store import MemoryStore
-from tests.domain.fake_registry import FakeRegistry, Repo, StepClock
+from tests.domain.fake_registry import FakeRegistry, Repo
 
 HOST = "reg.test"
 
@@ -65,10 +66,10 @@ class Sessions:
         return sum(s.request_count for s in self.made)
 
 
-def _service(world=None, *, policy: CheckPolicy | None = None, clock: StepClock | None = None,
-             store: Any = None) -> tuple[CheckService, Sessions, StepClock]:
+def _service(world=None, *, policy: CheckPolicy | None = None, clock: ManualClock | None = None,
+             store: Any = None) -> tuple[CheckService, Sessions, ManualClock]:
     world = world if world is not None else _world()
-    clock = clock or StepClock()
+    clock = clock or ManualClock()
     sessions = Sessions(lambda: FakeRegistry(world))
     store = store if store is not None else MemoryStore(clock=clock)
     return CheckService(sessions, store, clock, policy or CheckPolicy()), sessions, clock
@@ -185,7 +186,7 @@ async def test_moved_tag_is_reported_with_both_digests_and_when():
 async def test_concurrent_identical_checks_in_one_process_make_one_set_of_requests():
     gate = asyncio.Event()
     world = _world()
-    clock = StepClock()
+    clock = ManualClock()
     sessions = Sessions(lambda: GatedRegistry(world, gate=gate))
     service = CheckService(sessions, MemoryStore(clock=clock), clock, CheckPolicy())
     ref = parse_reference(f"{HOST}/payments/api:1.9.0")
@@ -202,7 +203,7 @@ async def test_concurrent_identical_checks_in_one_process_make_one_set_of_reques
 async def test_two_replicas_sharing_a_store_make_one_set_of_requests():
     gate = asyncio.Event()
     world = _world()
-    clock = StepClock()
+    clock = ManualClock()
     shared = MemoryStore(clock=clock)
     first_sessions = Sessions(lambda: GatedRegistry(world, gate=gate))
     second_sessions = Sessions(lambda: FakeRegistry(world))
@@ -288,7 +289,7 @@ async def test_compare_mirrors_without_mirrors_says_so():
 async def test_a_check_past_its_deadline_is_a_timeout_verdict():
     gate = asyncio.Event()  # never set: the registry never answers
     world = _world()
-    clock = StepClock()
+    clock = ManualClock()
     service = CheckService(lambda: GatedRegistry(world, gate=gate), MemoryStore(clock=clock), clock,
                            CheckPolicy(deadline_s=0.05))
     d = await service.check(parse_reference(f"{HOST}/payments/api:1.9.0"))
@@ -299,7 +300,7 @@ async def test_a_check_past_its_deadline_is_a_timeout_verdict():
 async def test_a_joined_check_whose_owner_is_cancelled_asks_for_itself():
     gate = asyncio.Event()
     world = _world()
-    clock = StepClock()
+    clock = ManualClock()
     sessions = Sessions(lambda: GatedRegistry(world, gate=gate))
     service = CheckService(sessions, MemoryStore(clock=clock), clock, CheckPolicy())
     ref = parse_reference(f"{HOST}/payments/api:1.9.0")

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.domain.clock import ManualClock
 from bot.domain.diagnose import diagnose
 from bot.domain.errors import (
     ConnectionRefused,
@@ -25,7 +26,7 @@ from bot.domain.errors import (
 from bot.domain.models import Evidence, ManifestKind, RateLimit, Verdict
 from bot.domain.reference import parse_platform, parse_reference
 from bot.domain.remedy import FindingKind
-from tests.domain.fake_registry import SCHEMA1, FakeRegistry, Repo, StepClock
+from tests.domain.fake_registry import SCHEMA1, FakeRegistry, Repo
 
 HOST = "reg.test"
 
@@ -49,7 +50,7 @@ def _world() -> dict[str, dict[str, Repo]]:
 
 
 async def _diag(text: str, reg: FakeRegistry, **kw):
-    return await diagnose(parse_reference(text), reg, clock=StepClock(), **kw)
+    return await diagnose(parse_reference(text), reg, clock=ManualClock(), **kw)
 
 
 def _kinds(d) -> list[str]:
@@ -322,7 +323,7 @@ async def test_mirror_without_the_tag_is_stale():
 
 
 async def test_clock_skew_over_a_minute_is_a_finding():
-    clock = StepClock()
+    clock = ManualClock()
     reg = FakeRegistry(_world(), date=clock.now() + timedelta(minutes=5))
     d = await diagnose(parse_reference(f"{HOST}/single/app:v1"), reg, clock=clock)
     assert d.verdict is Verdict.ok
@@ -332,7 +333,7 @@ async def test_clock_skew_over_a_minute_is_a_finding():
 
 
 async def test_small_clock_difference_is_not_reported():
-    clock = StepClock()
+    clock = ManualClock()
     reg = FakeRegistry(_world(), date=clock.now() - timedelta(seconds=30))
     d = await diagnose(parse_reference(f"{HOST}/single/app:v1"), reg, clock=clock)
     assert FindingKind.clock_skew not in _kinds(d)

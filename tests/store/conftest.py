@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from bot.domain.clock import ManualClock
 from bot.store import Store
-from bot.store.clock import ManualClock
 from tests.fixtures.redis_server import StoreFactory
 
 
