@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from bot.domain.errors import InvalidPlatform, InvalidReference
 from bot.domain.models import ImageRef, Platform
 from bot.domain.reference import parse_platform, parse_reference
+from bot.slack.links import unwrap_slack_links
 
 
 @dataclass(frozen=True)
@@ -28,27 +28,6 @@ class Refusal:
     message: str
     detail: str | None = None
     hint: str | None = None
-
-
-# Slack turns anything that looks like a link into ``<url|label>`` or ``<url>`` (``foo.io/x:1`` arrives as
-# ``<http://foo.io/x:1|foo.io/x:1>``). Only scheme links are unwrapped: ``<@U..>``, ``<#C..|name>`` and
-# ``<!here>`` are not references and stay as they are (and then fail to parse as one).
-_SLACK_LINK = re.compile(r"<([A-Za-z][A-Za-z0-9+.-]*):([^<>|\s]*)(?:\|([^<>]*))?>")
-_WEB_SCHEMES = frozenset({"http", "https"})
-
-
-def _link_text(match: re.Match[str]) -> str:
-    scheme, rest, label = match.group(1), match.group(2), match.group(3)
-    if label:
-        return label
-    if scheme.lower() in _WEB_SCHEMES:
-        return rest.removeprefix("//")
-    return f"{scheme}:{rest}"
-
-
-def unwrap_slack_links(text: str) -> str:
-    """What the person typed: each Slack link replaced by its label, else its URL without the scheme."""
-    return _SLACK_LINK.sub(_link_text, text)
 
 
 def parse_command_text(text: str, *, max_chars: int = 1024,

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from bot.slack.command_text import CheckRequest, parse_command_text
 from bot.slack.flows import check_into_thread, should_reply, triage_into_thread
 from bot.slack.guards import claim, rate_allowed
+from bot.slack.links import as_typed
 from bot.slack.posting import Poster
 from bot.slack.render import render_notice, render_usage
 from bot.slack.services import Services
@@ -39,7 +40,7 @@ def register(app: Any, services: Services, poster: Poster) -> None:
             return
         if bot_user and f"<@{bot_user}>" in text:
             return  # the app_mention event answers this one
-        result = services.triage(text, "slack")
+        result = services.triage(as_typed(text), "slack")
         if not should_reply(services, result):
             return
         if not await claim(services, f"event:{body.get('event_id') or event.get('ts')}", opts.dedupe_ttl_s):
@@ -63,7 +64,7 @@ def register(app: Any, services: Services, poster: Poster) -> None:
             await poster.post(channel, render_notice("You're checking images faster than allowed; "
                                                      "please wait a minute."), thread_ts=thread_ts)
             return
-        result = services.triage(text, "slack") if text else None
+        result = services.triage(as_typed(text), "slack") if text else None
         if result is not None and should_reply(services, result):
             await triage_into_thread(services, poster, result, channel=channel, thread_ts=thread_ts,
                                      actor=user)
@@ -94,5 +95,5 @@ async def thread_root_text(client: Any, channel: str, thread_ts: str) -> str | N
         return None
     messages = resp.get("messages") or []
     if messages and is_person_message(messages[0]):
-        return str(messages[0].get("text") or "") or None
+        return as_typed(str(messages[0].get("text") or "")) or None
     return None

@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.slack.flows import triage_into_thread
 from bot.slack.guards import claim, rate_allowed
+from bot.slack.links import as_typed
 from bot.slack.posting import Poster
 from bot.slack.services import Services
 
@@ -30,7 +31,7 @@ def register(app: Any, services: Services, poster: Poster) -> None:
         if not await rate_allowed(services, user, channel):
             await respond(response_type="ephemeral", text="Please wait a minute before asking again.")
             return
-        result = services.triage(str(message.get("text") or ""), "slack")
+        result = services.triage(as_typed(str(message.get("text") or "")), "slack")
         if not result.references and result.confidence == 0.0:
             await respond(response_type="ephemeral", text=NOTHING_FOUND)
             return

@@ -1,5 +1,5 @@
 """References Slack wrapped as links (``<http://foo.io/x:1|foo.io/x:1>``, ``<https://...>``) are checked as
-the person typed them, through the slash command and an @mention."""
+the person typed them, through the slash command, an @mention and a pasted error."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import json
 import pytest
 
 from bot.domain.triage import reconcile, redact, triage
-from bot.slack.command_text import CheckRequest, Refusal, parse_command_text, unwrap_slack_links
+from bot.slack.command_text import CheckRequest, Refusal, parse_command_text
+from bot.slack.links import as_typed, unwrap_slack_links
 from bot.store.memory_store import MemoryStore
 from tests.fixtures.slack_emulator import SlackEmulator
 from tests.slack.diagnoses import not_found, ok
@@ -68,5 +69,28 @@ async def test_mention_checks_the_reference_inside_a_slack_link(slack_emulator: 
         assert posts[0].args["thread_ts"] == "1700000810.000100"
         assert "Tag not found" in posts[0].all_text()
         assert checks.calls == [("foo.io/x:1", False)]
+    finally:
+        await h.close()
+
+
+def test_pasted_text_keeps_urls_whole() -> None:
+    assert as_typed("GET <https://registry.example/v2/> then <http://foo.io/x:1|foo.io/x:1>") == \
+        "GET https://registry.example/v2/ then foo.io/x:1"
+
+
+async def test_a_pasted_error_with_a_linked_reference_is_checked(slack_emulator: SlackEmulator) -> None:
+    wrapped = "<http://ghcr.io/acme/api:v9|ghcr.io/acme/api:v9>"
+    paste = (f'Failed to pull image "{wrapped}": rpc error: code = NotFound desc = failed to resolve '
+             f'reference "{wrapped}": {wrapped}: not found')
+    checks = ScriptedChecks({"ghcr.io/acme/api:v9": not_found()})
+    services = make_services(checks, MemoryStore(), triage=lambda text, source: triage(text, source=source),
+                             redact=lambda t: redact(t).text, reconcile=reconcile)
+    h = await Harness(slack_emulator, services).start()
+    try:
+        await h.event({"type": "message", "channel": "CCHAN001", "user": "UALICE01", "text": paste,
+                       "ts": "1700000820.000100"})
+        posts = await slack_emulator.wait_for("chat.postMessage", 2)
+        assert checks.calls == [("ghcr.io/acme/api:v9", False)]
+        assert "Tag not found" in posts[1].all_text()
     finally:
         await h.close()
