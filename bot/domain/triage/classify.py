@@ -78,6 +78,7 @@ class _Lines:
 def _pattern_hits(lower: str, lines: _Lines, pattern: Pattern, category: Category) -> list[Hit]:
     hits: list[Hit] = []
     regex = COMPILED.get(pattern.id)
+    anchor, anchor_at = pattern.anchor, -1  # anchor_at: its next occurrence at or after ``pos``
     tries = 0
     pos = lower.find(pattern.needle)
     while pos != -1 and len(hits) < MAX_HITS_PER_PATTERN and tries < MAX_TRIES_PER_PATTERN:
@@ -86,9 +87,16 @@ def _pattern_hits(lower: str, lines: _Lines, pattern: Pattern, category: Categor
             # The regex sees the rest of the line, at most REGEX_WINDOW characters of it.
             end = lower.find("\n", pos, pos + REGEX_WINDOW)
             end = end if end != -1 else min(len(lower), pos + REGEX_WINDOW)
-            if pattern.anchor is not None and lower.find(pattern.anchor, pos, end) == -1:
-                pos = lower.find(pattern.needle, pos + 1)
-                continue  # the regex cannot match here: not a failed try
+            if anchor is not None:
+                if anchor_at < pos:
+                    anchor_at = lower.find(anchor, pos)
+                    if anchor_at == -1:
+                        break  # no match can come later
+                if anchor_at + len(anchor) > end:
+                    # Not a failed try: the regex cannot match here, nor at any needle too far before the
+                    # anchor for its window to reach it.
+                    pos = lower.find(pattern.needle, max(pos + 1, anchor_at + len(anchor) - REGEX_WINDOW))
+                    continue
             m = regex.match(lower, pos, end)
             span = m.span() if m else None
         if span is None:

@@ -4,7 +4,8 @@ the text, the registry host, and the HTTP status and OCI error code when they ar
 References are only taken from contexts that name an image (``image "x"``, ``failed to resolve
 reference "x"``, ``docker pull x``, ``image: x``, ``FROM x``...), never from free text, so URLs, file
 paths, bare digests and host names are not mistaken for references. Scans use literal-prefixed,
-bounded regexes over the lowercased copy (same offsets), and slice the original for the value.
+bounded regexes over the lowercased copy (same offsets), and slice the original for the value. Each
+context is first probed (``probe.py``), so a context absent from the paste costs one automaton pass.
 """
 
 from __future__ import annotations
