@@ -69,3 +69,13 @@ def test_a_build_log_repeating_one_from_line_reports_each_image_once() -> None:
                    for i in range(20000))
     refs = [r.normalized for r in triage(text, max_bytes=len(text) + 1).references]
     assert refs == ["docker.io/library/node:20-alpine", "docker.io/library/golang:1.22"]
+
+
+def test_needle_lines_without_the_regex_anchor_do_not_use_up_the_tries() -> None:
+    # "repository " is common prose; only lines that also say "not found" can match the pattern, so the
+    # 40 lines before the error must not exhaust its MAX_TRIES_PER_PATTERN attempts.
+    text = ("note: the repository is private, ask in #platform for repository access\n" * 40
+            + "Error response from daemon: repository acme/x not found\n")
+    result = triage(text)
+    assert result.category.value == "repo_not_found_or_denied"
+    assert result.categories[0].evidence[0].line_no == 41
