@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from bot.domain.errors import (
     BlobUnknown,
@@ -234,12 +235,25 @@ class _Diagnoser:
         elif isinstance(exc, RateLimited):
             self._rate_limited(exc)
         elif isinstance(exc, EgressDenied):
-            # Say nothing about where the name resolved to: that is what the policy protects.
-            self.add(FindingKind.blocked_by_policy,
-                     f"imagecheck's egress policy does not allow contacting {self.host}",
-                     Evidence(message="blocked by imagecheck's egress policy"), Severity.error)
-            self.fail(Verdict.blocked_by_policy,
-                      f"imagecheck may not contact {self.host}; nothing was checked.")
+            # Say nothing about where the name resolved to: that is what the policy protects. But say
+            # WHICH host was refused: a registry that answered and then sent us to an unlisted token
+            # realm or redirect target is a different fix from a registry we may not contact at all.
+            elsewhere = _refused_elsewhere(exc.evidence.url, self.host)
+            if elsewhere:
+                self.add(FindingKind.blocked_by_policy,
+                         f"{self.host} answered, then sent imagecheck to {elsewhere} (its token realm or a "
+                         f"redirect), which imagecheck's egress policy does not allow",
+                         Evidence(message="blocked by imagecheck's egress policy", url=exc.evidence.url),
+                         Severity.error)
+                self.fail(Verdict.blocked_by_policy,
+                          f"{self.host} sends clients to {elsewhere}, which imagecheck may not contact; "
+                          f"the image could not be checked.")
+            else:
+                self.add(FindingKind.blocked_by_policy,
+                         f"imagecheck's egress policy does not allow contacting {self.host}",
+                         Evidence(message="blocked by imagecheck's egress policy"), Severity.error)
+                self.fail(Verdict.blocked_by_policy,
+                          f"imagecheck may not contact {self.host}; nothing was checked.")
         elif isinstance(exc, RegistryUnreachable) and exc.verdict is not None:
             self.add(FindingKind.unreachable, exc.message, _error_evidence(exc), Severity.error)
             self.fail(exc.verdict, f"Could not talk to {self.host}: {exc.message}.")
@@ -610,3 +624,20 @@ async def diagnose(ref: ImageRef, registry: RegistryPort, *, platforms: Sequence
         checked_at=checked_at, duration_ms=(clock.monotonic() - started) * 1000.0)
     diagnosis.remediation = remediation_for(diagnosis)
     return diagnosis
+
+
+_DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+
+
+def _refused_elsewhere(url: str | None, registry: str) -> str | None:
+    """The ``host[:port]`` of a refused URL when it is not the registry itself, else None."""
+    if not url:
+        return None
+    netloc = urlsplit(url).netloc.rpartition("@")[2].lower()
+    if not netloc:
+        return None
+    same = {registry.lower()}
+    if registry.lower() in _DOCKER_HUB_HOSTS:
+        same |= _DOCKER_HUB_HOSTS
+    bare = netloc.removesuffix(":443")
+    return None if netloc in same or bare in same else netloc

@@ -286,6 +286,14 @@ def _steps_network(d: Diagnosis) -> list[RemediationStep | None]:
 
 
 def _steps_blocked(d: Diagnosis) -> list[RemediationStep | None]:
+    if "sends clients to" in d.summary:  # the registry answered; its realm or redirect was refused
+        return [
+            RemediationStep(text="The registry itself answered, but its token realm (or a redirect) points "
+                                 "at a host imagecheck may not contact. If that host is trusted, the bot's "
+                                 "operators name it under the registry's `token_realms:` (or under "
+                                 "`registries:`) in imagecheck's settings."),
+            _node_pull(d),
+        ]
     return [
         RemediationStep(text="imagecheck is not allowed to contact this registry, so it checked nothing. "
                              "If it is yours, ask the bot's operators to name it under `registries:` in "

@@ -324,6 +324,23 @@ def test_private_address_not_in_settings_is_blocked(tmp_path: Path, registry_ope
     assert "127.0.0.1" not in " ".join(f["evidence"].get("message") or "" for f in d["findings"])
 
 
+def test_unlisted_token_realm_is_named_as_what_was_blocked(tmp_path: Path, registry_token: LocalRegistry):
+    # The registry is allowed, but its token server (another port) is not listed as a realm: the answer
+    # must say the registry answered and which host it sent us to, not that the registry is off limits.
+    assert registry_token.token_server is not None
+    realm_host = registry_token.token_server.base_url.split("//")[1].rstrip("/")
+    image = registry_token.scenarios.single_oci
+    mark = registry_token.mark()
+    run = run_check(tmp_path, _insecure(registry_token.host), registry_token.ref(image.repository, "1.0"))
+    traffic = registry_token.traffic_since(mark)
+    d = run.only
+    assert d["verdict"] == "blocked_by_policy"
+    assert len(traffic.registry) == 1  # the challenge came from the registry itself
+    assert traffic.token == []  # and nothing reached the unlisted realm
+    assert f"sends clients to {realm_host}" in d["summary"]
+    assert "token_realms" in " ".join(step["text"] for step in d["remediation"])
+
+
 def test_registry_clock_skew_is_a_finding(tmp_path: Path, skewed_clock_server: SkewedClockServer):
     run = run_check(tmp_path, _insecure(skewed_clock_server.host), f"{skewed_clock_server.host}/some/app:1")
     skew = [f for f in run.only["findings"] if f["kind"] == "clock_skew"]
