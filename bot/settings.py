@@ -68,6 +68,7 @@ class SlackSettings(BaseModel):
     channel_checks_per_minute: int = 60
     pin_allowed_users: list[str] = Field(default_factory=list)  # empty: anyone in the channel
     pin_allowed_usergroup: str | None = None
+    pin_requires_channel_member: bool = False  # members of the clicked channel may pin/resolve
     max_slash_chars: int = 1024
 
 

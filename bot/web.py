@@ -130,7 +130,8 @@ def slack_options(settings: Settings) -> SlackOptions:
         triage_threshold=s.triage_threshold, channels_include=tuple(s.channels_include),
         channels_exclude=tuple(s.channels_exclude), user_checks_per_minute=s.user_checks_per_minute,
         channel_checks_per_minute=s.channel_checks_per_minute, pin_allowed_users=tuple(s.pin_allowed_users),
-        pin_allowed_usergroup=s.pin_allowed_usergroup, max_slash_chars=s.max_slash_chars,
+        pin_allowed_usergroup=s.pin_allowed_usergroup,
+        pin_requires_channel_member=s.pin_requires_channel_member, max_slash_chars=s.max_slash_chars,
         incident_ttl_days=settings.cache.incident_ttl_days, mirrors=mirrors_by_registry(settings),
         registry_channels={normalize_registry(host): tuple(entry.channels)
                            for host, entry in settings.registries.items() if entry.channels})

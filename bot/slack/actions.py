@@ -1,6 +1,7 @@
 """Diagnosis buttons. Action ids are part of the interface: pin_digest, show_tags, recheck,
-bypass_mirror, resolve_incident. Each acks at once and acts lazily, once per click: this module checks
-who clicked, dedupes the click and loads its payload and incident; ``action_handlers`` does the work."""
+bypass_mirror, resolve_incident. Each acks at once and acts lazily, once per click: this module asks
+``click_access`` whether the user may click, dedupes the click and loads its payload and incident;
+``action_handlers`` does the work."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from bot.domain.errors import InvalidReference
 from bot.domain.reference import parse_reference
 from bot.slack.action_handlers import Click, bypass_mirror, pin_digest, recheck, resolve, show_tags
+from bot.slack.click_access import check_access
 from bot.slack.escape import escape
 from bot.slack.guards import claim
 from bot.slack.incident_state import load_incident
@@ -24,27 +24,11 @@ from bot.slack.services import Services
 log = logging.getLogger(__name__)
 
 ACTION_IDS = ("pin_digest", "show_tags", "recheck", "bypass_mirror", "resolve_incident")
-RESTRICTED = frozenset({"pin_digest", "resolve_incident"})
 
 
 def expired_notice(days: int) -> str:
     return (f"This diagnosis belongs to an incident that has expired (incidents are kept {days} days). "
             "Run `/imagecheck` again for a fresh diagnosis.")
-
-
-async def may_act(services: Services, client: Any, action_id: str, user: str) -> bool:
-    opts = services.options
-    if action_id not in RESTRICTED or (not opts.pin_allowed_users and not opts.pin_allowed_usergroup):
-        return True
-    if user in opts.pin_allowed_users:
-        return True
-    if opts.pin_allowed_usergroup:
-        try:
-            resp = await client.usergroups_users_list(usergroup=opts.pin_allowed_usergroup)
-            return user in (resp.get("users") or [])
-        except SlackApiError as exc:
-            log.warning("cannot read user group: %s", exc.response.get("error"))
-    return False
 
 
 def register(app: Any, services: Services, poster: Poster) -> None:
@@ -66,10 +50,9 @@ def register(app: Any, services: Services, poster: Poster) -> None:
         channel = str((body.get("channel") or {}).get("id") or "")
         message_ts = str((body.get("container") or {}).get("message_ts") or "")
         value = str(action.get("value") or "")
-        if not await may_act(services, client, action_id, user):
-            await respond(response_type="ephemeral", replace_original=False,
-                          text="Only the people configured for this workspace may pin digests or resolve "
-                               "incidents. Ask one of them, or use the snippets from `/imagecheck`.")
+        access = await check_access(services, client, action_id, user, channel)
+        if not access.allowed:
+            await respond(response_type="ephemeral", replace_original=False, text=access.refusal)
             return
         click_key = hashlib.sha256(f"{action_id}|{channel}|{message_ts}|{value}".encode()).hexdigest()[:32]
         # A double click (or a replayed delivery) inside the window acts once.

@@ -39,8 +39,11 @@ class SlackOptions:
     channels_exclude: tuple[str, ...] = ()
     user_checks_per_minute: int = 20
     channel_checks_per_minute: int = 60
-    pin_allowed_users: tuple[str, ...] = ()  # empty (and no user group): anyone may pin/resolve
+    # No pin rule configured: anyone may pin/resolve; otherwise any rule that admits the user suffices.
+    pin_allowed_users: tuple[str, ...] = ()
     pin_allowed_usergroup: str | None = None
+    pin_requires_channel_member: bool = False  # members of the clicked channel are admitted too
+    channel_members_ttl_s: float = 60.0  # a burst of clicks reads the member list from Slack once
     max_slash_chars: int = 1024
     max_refs_per_request: int = 5
     incident_ttl_days: int = 30

@@ -55,3 +55,14 @@ def test_scopes_cover_the_web_api_methods_the_app_calls(manifest: dict[str, Any]
     needed = {"commands", "chat:write", "app_mentions:read", "channels:history", "groups:history",
               "usergroups:read"}
     assert needed <= set(manifest["oauth_config"]["scopes"]["bot"])
+
+
+def test_scopes_cover_the_channel_member_rule(manifest: dict[str, Any]) -> None:
+    """conversations.members (``slack.pin_requires_channel_member``) needs channels:read for public and
+    groups:read for private channels; without them Slack answers missing_scope and every pin is refused."""
+    import inspect
+
+    from bot.slack import click_access
+
+    assert "conversations_members" in inspect.getsource(click_access)
+    assert {"channels:read", "groups:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])
