@@ -83,7 +83,9 @@ def _pull_secret_hosts(d: Diagnosis) -> RemediationStep:
 
 
 def _mirror_settings() -> RemediationStep:
-    return RemediationStep(text="See which mirror the node's runtime pulls through:",
+    # Nodes bootstrapped differently pull through different mirrors: "fails on some nodes only".
+    return RemediationStep(text="See which mirror the node's runtime pulls through (compare a failing node "
+                                "with a healthy one):",
                            command="docker info | grep -A3 'Registry Mirrors'  # containerd: "
                                    "ls /etc/containerd/certs.d/")
 
@@ -128,7 +130,9 @@ def _steps_tag_not_found(d: Diagnosis) -> list[RemediationStep | None]:
                         command="kubectl -n <namespace> get pods -o jsonpath='{range .items[*]}"
                                 "{.status.containerStatuses[*].imageID}{\"\\n\"}{end}' | sort -u"),
         RemediationStep(text="If the tag should exist, find out why it was never pushed or was deleted: "
-                             "the CI push job's log, the registry's retention/cleanup policy."),
+                             f"the CI push job's log (did it push to `{d.reference.domain}/{d.reference.path}` "
+                             "exactly, or to another registry, region or project?), the registry's "
+                             "retention/cleanup policy."),
         _inspect(d),
     ]
     return steps
@@ -187,7 +191,8 @@ def _steps_auth_forbidden(d: Diagnosis) -> list[RemediationStep | None]:
 
 def _steps_platform(d: Diagnosis) -> list[RemediationStep | None]:
     present = sorted({p.platform for p in d.platforms})
-    wanted = ",".join(d.wanted_platforms or d.missing_platforms)
+    target = d.wanted_platforms or d.missing_platforms
+    wanted = ",".join(target)
     steps: list[RemediationStep | None] = [
         RemediationStep(text=f"The image has no {', '.join(d.missing_platforms)} variant"
                              + (f" (it has: {', '.join(present)})." if present else ".")
@@ -204,9 +209,17 @@ def _steps_platform(d: Diagnosis) -> list[RemediationStep | None]:
         RemediationStep(text="Fix for good: build and push every platform the fleet runs:",
                         command=f"docker buildx build --platform {wanted or '<os/arch>,...'} "
                                 f"-t {d.reference.normalized} --push ."),
-        RemediationStep(text="Verify before releasing:",
-                        command=f"docker buildx imagetools inspect {d.reference.normalized}"),
     ]
+    kept = [p for p in present if p not in target and p != "unknown/unknown"]  # not attestations
+    if kept and target:
+        # A push replaces the whole tag; a build of only the missing platform drops the ones it had.
+        everything = ",".join(dict.fromkeys([*kept, *target]))
+        steps.append(RemediationStep(
+            text=f"A push replaces the whole tag: nodes on {', '.join(kept)} lose their image unless the "
+                 "build includes it too. If any still run, build them all in one push:",
+            command=f"docker buildx build --platform {everything} -t {d.reference.normalized} --push ."))
+    steps.append(RemediationStep(text="Verify before releasing:",
+                                 command=f"docker buildx imagetools inspect {d.reference.normalized}"))
     return steps
 
 

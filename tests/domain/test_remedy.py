@@ -111,3 +111,38 @@ def test_docker_hub_network_steps_use_its_api_host():
     tls = _commands(_d(Verdict.tls_error, reference=parse_reference("nginx:1.25")))
     assert any(c.startswith("openssl s_client -connect registry-1.docker.io:443") for c in tls)
     assert any("/etc/containerd/certs.d/docker.io/ca.crt" in c for c in tls)
+
+
+def test_platform_rebuild_keeps_the_platforms_the_tag_already_serves():
+    # Asked about arm64 only: a push of just arm64 would take amd64 away from the nodes that run it.
+    d = _d(Verdict.platform_mismatch, wanted_platforms=["linux/arm64"], missing_platforms=["linux/arm64"],
+           platforms=[PlatformDigest(platform="linux/amd64", digest=DIGEST),
+                      PlatformDigest(platform="unknown/unknown", digest=DIGEST)])  # an attestation
+    steps = remediation_for(d)
+    keep = next(s for s in steps if s.text.startswith("A push replaces the whole tag"))
+    assert "nodes on linux/amd64 lose their image" in keep.text
+    assert keep.command == ("docker buildx build --platform linux/amd64,linux/arm64 "
+                            "-t registry.example.com/payments/api:1.9.0 --push .")
+    at = steps.index(keep)  # after the plain rebuild, before "Verify before releasing"
+    assert (steps[at - 1].command or "").startswith("docker buildx build --platform linux/arm64 ")
+    assert (steps[at + 1].command or "").startswith("docker buildx imagetools inspect")
+
+
+def test_platform_rebuild_warns_nothing_when_the_fleet_list_already_has_every_platform():
+    d = _d(Verdict.platform_mismatch, wanted_platforms=["linux/amd64", "linux/arm64"],
+           missing_platforms=["linux/arm64"], platforms=[PlatformDigest(platform="linux/amd64", digest=DIGEST)])
+    cmds = _commands(d)
+    assert [c for c in cmds if c.startswith("docker buildx build")] == [
+        "docker buildx build --platform linux/amd64,linux/arm64 -t registry.example.com/payments/api:1.9.0 "
+        "--push ."]
+
+
+def test_missing_tag_asks_whether_ci_pushed_to_this_exact_registry():
+    steps = remediation_for(_d(Verdict.tag_not_found, suggested_tags=["1.9.1"]))
+    assert any("did it push to `registry.example.com/payments/api` exactly" in s.text for s in steps)
+
+
+def test_mirror_step_compares_failing_and_healthy_nodes():
+    steps = remediation_for(_d(Verdict.mirror_stale, digest=DIGEST))
+    mirror = next(s for s in steps if s.command and "Registry Mirrors" in s.command)
+    assert "compare a failing node with a healthy one" in mirror.text
