@@ -2,7 +2,8 @@
 parse ``--platform`` flags, load the settings (saying why, without secrets, when they are broken) and
 report a configuration error. Messages are prefixed with the command that failed.
 
-Imports stay light: pydantic-settings, YAML and the settings model load only inside ``load_settings``.
+Imports stay light: pydantic-settings and the settings model load only inside ``load_settings``, YAML
+only when a settings file is named.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ def parse_platforms(texts: Sequence[str], *, command: str) -> list[Platform] | N
 
 def load_settings(*, command: str) -> Settings | None:
     """Settings from the environment and ``IMAGECHECK_CONFIG``; None (after saying why) when broken."""
-    import yaml
     from pydantic import ValidationError
 
     from bot.settings import Settings
@@ -55,6 +55,11 @@ def load_settings(*, command: str) -> Settings | None:
         # pydantic-settings would silently ignore it and check with the wrong settings
         say(command, f"settings: IMAGECHECK_CONFIG names no file: {clean(config_file)}")
         return None
+    file_errors: tuple[type[Exception], ...] = (OSError, ValueError)
+    if config_file:  # only a settings file brings YAML in; settings from the environment alone don't
+        import yaml
+
+        file_errors += (yaml.YAMLError,)
     try:
         return Settings()
     except ValidationError as exc:
@@ -62,7 +67,7 @@ def load_settings(*, command: str) -> Settings | None:
         for error in exc.errors(include_input=False, include_url=False):
             where = ".".join(str(part) for part in error["loc"])
             say(command, f"settings: {where}: {error['msg']}")
-    except (OSError, ValueError, yaml.YAMLError) as exc:  # an unreadable or unparseable settings file
+    except file_errors as exc:  # an unreadable or unparseable settings file
         say(command, f"settings: {type(exc).__name__}: {clean(str(exc))[:300]}")
     return None
 

@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 SCHEMA_VERSION = 1
 DEFAULT_TAG = "latest"
+# Models that `imagecheck check` never builds (triage, incidents) build their pydantic schema on first
+# use instead of at import: each costs one to five milliseconds that every CLI start would pay.
+_BUILT_ON_FIRST_USE = ConfigDict(defer_build=True)
 
 
 def utcnow() -> datetime:
@@ -310,6 +313,8 @@ class Diagnosis(BaseModel):
 
 
 class TriageEvidence(BaseModel):
+    model_config = _BUILT_ON_FIRST_USE
+
     line_no: int  # 1-based line in the redacted text
     line: str  # the redacted line
     start: int  # span of the match within ``line``
@@ -318,12 +323,16 @@ class TriageEvidence(BaseModel):
 
 
 class CategoryScore(BaseModel):
+    model_config = _BUILT_ON_FIRST_USE
+
     category: Category
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: list[TriageEvidence] = Field(default_factory=list)
 
 
 class ExtractedReference(BaseModel):
+    model_config = _BUILT_ON_FIRST_USE
+
     as_written: str
     normalized: str | None = None
     valid: bool = True
@@ -331,6 +340,8 @@ class ExtractedReference(BaseModel):
 
 
 class TriageResult(BaseModel):
+    model_config = _BUILT_ON_FIRST_USE
+
     schema_version: int = SCHEMA_VERSION
     source: str | None = None
     category: Category
@@ -371,6 +382,8 @@ class TimelineKind(StrEnum):
 
 
 class TimelineEvent(BaseModel):
+    model_config = _BUILT_ON_FIRST_USE
+
     at: datetime = Field(default_factory=utcnow)
     kind: TimelineKind
     actor: str | None = None  # a Slack user id or "cli"
@@ -381,6 +394,8 @@ class TimelineEvent(BaseModel):
 
 
 class Pin(BaseModel):
+    model_config = _BUILT_ON_FIRST_USE
+
     reference: str  # normalized reference that was pinned
     pinned: str  # domain/path@digest
     digest: str
@@ -389,6 +404,8 @@ class Pin(BaseModel):
 
 
 class Incident(BaseModel):
+    model_config = _BUILT_ON_FIRST_USE
+
     schema_version: int = SCHEMA_VERSION
     id: str  # "<channel>:<thread_ts>"
     channel: str

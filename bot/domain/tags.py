@@ -17,10 +17,8 @@ end up in chat messages). One pass over the tags plus a sort: 10,000 tags take m
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from rapidfuzz.distance import Indel
 
 from bot.domain.reference import is_valid_tag
 
@@ -86,6 +84,10 @@ def nearest_tags(wanted: str, available: Sequence[str], limit: int = 5) -> list[
     """Up to ``limit`` tags from ``available`` nearest to ``wanted``, best first (see module doc)."""
     if limit <= 0:
         return []
+    # Imported here, not at the top: only a missing tag needs it, and `imagecheck check` of tags that
+    # exist should not pay rapidfuzz's import on every start.
+    from rapidfuzz.distance import Indel
+
     wanted_fold = wanted[:_MAX_WANTED].casefold()
     bare = _strip_v(wanted_fold)
     wanted_v = _version(wanted_fold)
@@ -93,14 +95,15 @@ def nearest_tags(wanted: str, available: Sequence[str], limit: int = 5) -> list[
     for tag in dict.fromkeys(available):  # de-duplicated, registry order kept for nothing but that
         if not is_valid_tag(tag):
             continue
-        key = _rank(wanted_fold, bare, wanted_v, tag)
+        key = _rank(wanted_fold, bare, wanted_v, tag, Indel.normalized_similarity)
         if key is not None:
             ranked.append((key, tag))
     ranked.sort()
     return [tag for _, tag in ranked[:limit]]
 
 
-def _rank(wanted: str, bare: str, wanted_v: _Version | None, tag: str) -> tuple[float, ...] | None:
+def _rank(wanted: str, bare: str, wanted_v: _Version | None, tag: str,
+          similar: Callable[[str, str], float]) -> tuple[float, ...] | None:
     fold = tag.casefold()
     if fold == wanted:
         return (0, 0)
@@ -114,7 +117,7 @@ def _rank(wanted: str, bare: str, wanted_v: _Version | None, tag: str) -> tuple[
         neighbour = _neighbour_key(wanted_v, tag_v)
         if neighbour is not None:
             return (2, *neighbour)
-    similarity = Indel.normalized_similarity(wanted, fold)
+    similarity = similar(wanted, fold)
     if similarity < _SIMILARITY_CUTOFF:
         return None
     return (3, -similarity)
