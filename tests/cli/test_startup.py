@@ -1,0 +1,79 @@
+"""Start-up regression guard for ``imagecheck check``: which modules a run imports, not how long it takes.
+
+Most of a one-shot ``imagecheck check`` is Python importing things, so the heavy modules a check doesn't
+need must stay out of it: Slack, Redis, aiohttp, triage, rapidfuzz (only a missing tag ranks nearest
+tags), and YAML when no settings file is named. Each run is a real ``python -m bot check`` subprocess
+(run through ``runpy`` exactly as ``-m`` does) that writes ``sys.modules`` to a file when it exits:
+``-X importtime`` would miss modules imported with ``importlib.import_module``, as the CLI imports its
+commands. No timings are asserted.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integration.cli import REPO_ROOT, clean_env, write_config
+from tests.support.local_registry import LocalRegistry
+
+# Never needed by a check: the Slack front end, the Redis store (no REDIS_URL), the HTTP server, triage.
+NEVER_FOR_CHECK = ("slack_bolt", "slack_sdk", "redis", "aiohttp", "bot.slack", "bot.web", "bot.store.redis_store",
+                   "bot.domain.triage")
+# Needed only on some paths: nearest-tag ranking (a missing tag) and a settings file.
+RAPIDFUZZ = "rapidfuzz"
+YAML = "yaml"
+
+
+def _loaded(names: set[str], candidates: tuple[str, ...]) -> list[str]:
+    """The candidates that were imported, themselves or any submodule of them."""
+    return sorted(c for c in candidates if any(n == c or n.startswith(c + ".") for n in names))
+
+
+# ``python -m bot ARGS``, then the names in sys.modules (however the process ends: --help exits).
+_AS_DASH_M = """\
+import runpy, sys
+out, sys.argv = sys.argv[1], ["bot", *sys.argv[2:]]
+try:
+    runpy.run_module("bot", run_name="__main__", alter_sys=True)
+finally:
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("\\n".join(sorted(sys.modules)))
+"""
+
+
+def _run(tmp_path: Path, *args: str,
+         config: dict[str, object] | None = None) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    config_path = write_config(tmp_path, config) if config is not None else None
+    modules = tmp_path / "modules.txt"
+    done = subprocess.run([sys.executable, "-c", _AS_DASH_M, str(modules), "check", *args], capture_output=True,
+                          text=True, timeout=90, cwd=REPO_ROOT, env=clean_env(tmp_path, config_path), check=False)
+    return done, set(modules.read_text(encoding="utf-8").split())
+
+
+def test_check_help_imports_nothing_heavy(tmp_path: Path) -> None:
+    done, names = _run(tmp_path, "--help")
+    assert done.returncode == 0
+    assert "--platform" in done.stdout
+    assert "bot.cli.check" in names  # the list is real: the command's own module is in it
+    assert _loaded(names, (*NEVER_FOR_CHECK, RAPIDFUZZ, YAML)) == []
+
+
+def test_a_real_check_of_an_existing_tag_imports_nothing_heavy(tmp_path: Path, registry_open: LocalRegistry) -> None:
+    ref = registry_open.ref(registry_open.scenarios.single_oci.repository, "1.0")
+    done, names = _run(tmp_path, ref, "--json", config={"registries": {registry_open.host: {"insecure": True}}})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"verdict":"ok"' in done.stdout
+    assert "bot.registry.client" in names
+    assert _loaded(names, (*NEVER_FOR_CHECK, RAPIDFUZZ)) == []
+
+
+def test_a_missing_tag_still_gets_nearest_tags(tmp_path: Path, registry_open: LocalRegistry) -> None:
+    # rapidfuzz is imported late, not dropped: a missing tag ranks its neighbours with it as before.
+    ref = registry_open.ref(registry_open.scenarios.repo("payments/api"), "1.8.4")
+    done, names = _run(tmp_path, ref, config={"registries": {registry_open.host: {"insecure": True}}})
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "tag_not_found" in done.stdout
+    assert "nearest tags: 1.8.4-hotfix1, 1.8.3" in done.stdout
+    assert _loaded(names, (RAPIDFUZZ,)) == [RAPIDFUZZ]
+    assert _loaded(names, NEVER_FOR_CHECK) == []
