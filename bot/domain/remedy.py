@@ -192,7 +192,6 @@ def _steps_auth_forbidden(d: Diagnosis) -> list[RemediationStep | None]:
 def _steps_platform(d: Diagnosis) -> list[RemediationStep | None]:
     present = sorted({p.platform for p in d.platforms})
     target = d.wanted_platforms or d.missing_platforms
-    wanted = ",".join(target)
     steps: list[RemediationStep | None] = [
         RemediationStep(text=f"The image has no {', '.join(d.missing_platforms)} variant"
                              + (f" (it has: {', '.join(present)})." if present else ".")
@@ -205,19 +204,15 @@ def _steps_platform(d: Diagnosis) -> list[RemediationStep | None]:
         steps.append(RemediationStep(
             text=f"Stop the bleeding: schedule the workload only on {arches[0]} nodes:",
             command=f"kubectl -n <namespace> patch deploy <deployment> -p '{patch}'"))
-    steps += [
-        RemediationStep(text="Fix for good: build and push every platform the fleet runs:",
-                        command=f"docker buildx build --platform {wanted or '<os/arch>,...'} "
-                                f"-t {d.reference.normalized} --push ."),
-    ]
+    # A push replaces the whole tag: a build of only the missing platform would drop the ones the tag
+    # serves today, so the one build command always carries both.
     kept = [p for p in present if p not in target and p != "unknown/unknown"]  # not attestations
-    if kept and target:
-        # A push replaces the whole tag; a build of only the missing platform drops the ones it had.
-        everything = ",".join(dict.fromkeys([*kept, *target]))
-        steps.append(RemediationStep(
-            text=f"A push replaces the whole tag: nodes on {', '.join(kept)} lose their image unless the "
-                 "build includes it too. If any still run, build them all in one push:",
-            command=f"docker buildx build --platform {everything} -t {d.reference.normalized} --push ."))
+    everything = ",".join(dict.fromkeys([*kept, *target])) or "<os/arch>,..."
+    keep_note = (f" (a push replaces the whole tag, so keep {', '.join(kept)} in the same build)"
+                 if kept and target else "")
+    steps.append(RemediationStep(
+        text=f"Fix for good: build and push every platform the fleet runs in one push{keep_note}:",
+        command=f"docker buildx build --platform {everything} -t {d.reference.normalized} --push ."))
     steps.append(RemediationStep(text="Verify before releasing:",
                                  command=f"docker buildx imagetools inspect {d.reference.normalized}"))
     return steps

@@ -177,7 +177,7 @@ async def test_index_without_the_wanted_platform_names_what_it_has():
     assert [p.platform for p in d.platforms] == ["linux/amd64"]
     assert "it has: linux/amd64" in d.summary
     commands = " ".join(s.command or "" for s in d.remediation)
-    assert "docker buildx build --platform linux/arm64" in commands
+    assert "docker buildx build --platform linux/amd64,linux/arm64 " in commands
     assert "kubernetes.io/arch" in commands
 
 

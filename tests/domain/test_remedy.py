@@ -58,8 +58,11 @@ def test_platform_mismatch_schedules_onto_the_present_arch_then_rebuilds():
     assert "uname -m" in steps[0].command
     assert '"kubernetes.io/arch":"amd64"' in (steps[1].command or "")
     cmds = _commands(d)
-    build = "docker buildx build --platform linux/arm64 -t registry.example.com/payments/api:1.9.0 --push ."
+    # one build that keeps amd64: building arm64 alone would drop the platform the tag serves today
+    build = ("docker buildx build --platform linux/amd64,linux/arm64 "
+             "-t registry.example.com/payments/api:1.9.0 --push .")
     assert build in cmds
+    assert [c for c in cmds if c.startswith("docker buildx build")] == [build]
     assert "docker buildx imagetools inspect registry.example.com/payments/api:1.9.0" in cmds
 
 
@@ -119,12 +122,12 @@ def test_platform_rebuild_keeps_the_platforms_the_tag_already_serves():
            platforms=[PlatformDigest(platform="linux/amd64", digest=DIGEST),
                       PlatformDigest(platform="unknown/unknown", digest=DIGEST)])  # an attestation
     steps = remediation_for(d)
-    keep = next(s for s in steps if s.text.startswith("A push replaces the whole tag"))
-    assert "nodes on linux/amd64 lose their image" in keep.text
+    keep = next(s for s in steps if s.text.startswith("Fix for good"))
+    assert "a push replaces the whole tag, so keep linux/amd64 in the same build" in keep.text
     assert keep.command == ("docker buildx build --platform linux/amd64,linux/arm64 "
                             "-t registry.example.com/payments/api:1.9.0 --push .")
-    at = steps.index(keep)  # after the plain rebuild, before "Verify before releasing"
-    assert (steps[at - 1].command or "").startswith("docker buildx build --platform linux/arm64 ")
+    assert [s.command for s in steps if (s.command or "").startswith("docker buildx build")] == [keep.command]
+    at = steps.index(keep)  # then "Verify before releasing"
     assert (steps[at + 1].command or "").startswith("docker buildx imagetools inspect")
 
 
