@@ -262,10 +262,11 @@ class _Diagnoser:
             self.fail(Verdict.manifest_invalid_or_unsupported,
                       f"{self.ref.familiar} has a manifest container runtimes won't pull: {exc.message}.")
         else:
-            # 5xx, proxies, answers that make no sense: no verdict of their own, so say what happened.
+            # 5xx and answers that make no sense are the registry's own failure; an unreachable error
+            # without a verdict of its own (a proxy in the way) is closest to a refused connection.
             self.add(FindingKind.registry_error, exc.message, _error_evidence(exc), Severity.error)
             verdict = Verdict.connection_refused if isinstance(exc, RegistryUnreachable) else \
-                Verdict.manifest_invalid_or_unsupported
+                Verdict.registry_error
             self.fail(verdict, f"{self.host} failed to answer for {self.ref.familiar}: {exc.message}.")
 
     def _repository_missing(self, evidence: Evidence, manifest_evidence: Evidence | None) -> None:

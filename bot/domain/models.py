@@ -46,6 +46,9 @@ class Verdict(StrEnum):
     mirror_stale = "mirror_stale"
     dangling_index = "dangling_index"
     blocked_by_policy = "blocked_by_policy"
+    # Beyond the list: a 5xx (or an answer that makes no sense) is the registry's own failure;
+    # calling it "manifest invalid" would send on-call after the image instead of the registry.
+    registry_error = "registry_error"
 
 
 class Category(StrEnum):

@@ -387,6 +387,7 @@ _BY_VERDICT: dict[Verdict, Callable[[Diagnosis], list[RemediationStep | None]]] 
     Verdict.network_timeout: _steps_network,
     Verdict.connection_refused: _steps_network,
     Verdict.blocked_by_policy: _steps_blocked,
+    Verdict.registry_error: _steps_registry_error,
     Verdict.blob_unknown: _steps_blob,
     Verdict.manifest_invalid_or_unsupported: _steps_manifest_invalid,
     Verdict.mirror_stale: _steps_mirror,

@@ -59,6 +59,7 @@ VERDICT_WORDS: dict[Verdict, str] = {
     Verdict.mirror_stale: "Mirror is stale",
     Verdict.dangling_index: "Index points at missing manifests",
     Verdict.blocked_by_policy: "Registry not allowed by policy",
+    Verdict.registry_error: "Registry failed (server error)",
 }
 
 VERDICT_EMOJI: dict[Verdict, str] = {Verdict.ok: ":white_check_mark:", Verdict.rate_limited: ":hourglass:",

@@ -273,7 +273,7 @@ async def test_server_error_is_reported_with_its_status():
     err = RegistryServerError("the registry failed with 503", status=503)
     reg = FakeRegistry(_world(), fail=_fail_on("get_manifest", err))
     d = await _diag(f"{HOST}/single/app:v1", reg)
-    assert d.verdict is not Verdict.ok
+    assert d.verdict is Verdict.registry_error  # the registry's failure, not the image's
     assert "503" in d.summary
 
 

@@ -341,6 +341,19 @@ def test_unlisted_token_realm_is_named_as_what_was_blocked(tmp_path: Path, regis
     assert "token_realms" in " ".join(step["text"] for step in d["remediation"])
 
 
+def test_a_registry_failing_with_503_is_a_registry_error(tmp_path: Path, scripted_server: Any):
+    from tests.support.fault_servers import Reply
+
+    server = scripted_server({"/v2/app/web/manifests/1.0": Reply(503, b"upstream connect error",
+                                                                {"Content-Type": "text/plain"})})
+    run = run_check(tmp_path, _insecure(server.host), f"{server.host}/app/web:1.0")
+    d = run.only
+    assert run.returncode == 1
+    assert d["verdict"] == "registry_error"
+    assert "503" in d["summary"]
+    assert any("status page" in step["text"] for step in d["remediation"])
+
+
 def test_registry_clock_skew_is_a_finding(tmp_path: Path, skewed_clock_server: SkewedClockServer):
     run = run_check(tmp_path, _insecure(skewed_clock_server.host), f"{skewed_clock_server.host}/some/app:1")
     skew = [f for f in run.only["findings"] if f["kind"] == "clock_skew"]
