@@ -5,7 +5,7 @@ and numbered next steps; ``--json`` prints one ``Diagnosis`` per line. Exit stat
 is pullable, 1 when a problem was found, 2 for bad usage (an invalid reference or platform).
 
 Imports stay light: the registry client and the store are loaded inside ``run`` (Redis only when
-``REDIS_URL`` is set), Slack never.
+``REDIS_URL`` is set), Slack never, and prometheus_client not at all (metrics are not recorded).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot import metrics
 from bot.cli.common import USAGE_ERROR, clean, config_error, load_settings, parse_platforms, say
 from bot.domain.errors import ConfigError, InvalidReference
 from bot.domain.models import Diagnosis, ImageRef, Platform, Severity, Verdict
@@ -131,8 +132,10 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         return USAGE_ERROR
     try:
-        diagnoses = asyncio.run(check_all(refs, platforms, deep=args.deep, fresh=args.fresh,
-                                          settings=settings))
+        # One process, one run: nobody can scrape its metrics, so don't import prometheus_client for them.
+        with metrics.not_recorded():
+            diagnoses = asyncio.run(check_all(refs, platforms, deep=args.deep, fresh=args.fresh,
+                                              settings=settings))
     except ConfigError as exc:
         return config_error(COMMAND, exc)
     colour = _colour_wanted() and not args.json

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot import metrics
 from bot.cli.common import USAGE_ERROR, clean, config_error, load_settings, parse_platforms, say
 from bot.domain.errors import ConfigError, InvalidPlatform
 from bot.domain.models import Diagnosis, Platform, TriageResult
@@ -154,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
         if settings is None:
             return USAGE_ERROR
         try:
-            checked = asyncio.run(check_references(results, platforms, settings))
+            with metrics.not_recorded():  # a one-shot process: nobody can scrape its metrics
+                checked = asyncio.run(check_references(results, platforms, settings))
         except ConfigError as exc:
             return config_error(COMMAND, exc)
         results = [_attach(r, d) for r, d in zip(results, checked, strict=True)]

@@ -1,8 +1,8 @@
 """Start-up regression guard for ``imagecheck check``: which modules a run imports, not how long it takes.
 
 Most of a one-shot ``imagecheck check`` is Python importing things, so the heavy modules a check doesn't
-need must stay out of it: Slack, Redis, aiohttp, triage, rapidfuzz (only a missing tag ranks nearest
-tags), and YAML when no settings file is named. Each run is a real ``python -m bot check`` subprocess
+need must stay out of it: Slack, Redis, aiohttp, triage, prometheus_client, rapidfuzz (only a missing
+tag ranks nearest tags), and YAML when no settings file is named. Each run is a real ``python -m bot check`` subprocess
 (run through ``runpy`` exactly as ``-m`` does) that writes ``sys.modules`` to a file when it exits:
 ``-X importtime`` would miss modules imported with ``importlib.import_module``, as the CLI imports its
 commands. No timings are asserted.
@@ -10,16 +10,19 @@ commands. No timings are asserted.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
+from bot import metrics
 from tests.integration.cli import REPO_ROOT, clean_env, write_config
 from tests.support.local_registry import LocalRegistry
 
-# Never needed by a check: the Slack front end, the Redis store (no REDIS_URL), the HTTP server, triage.
+# Never needed by a check: the Slack front end, the Redis store (no REDIS_URL), the HTTP server, triage,
+# and prometheus_client (a one-shot CLI run records no metrics: nobody could scrape them).
 NEVER_FOR_CHECK = ("slack_bolt", "slack_sdk", "redis", "aiohttp", "bot.slack", "bot.web", "bot.store.redis_store",
-                   "bot.domain.triage")
+                   "bot.domain.triage", "prometheus_client")
 # Needed only on some paths: nearest-tag ranking (a missing tag) and a settings file.
 RAPIDFUZZ = "rapidfuzz"
 YAML = "yaml"
@@ -77,3 +80,24 @@ def test_a_missing_tag_still_gets_nearest_tags(tmp_path: Path, registry_open: Lo
     assert "nearest tags: 1.8.4-hotfix1, 1.8.3" in done.stdout
     assert _loaded(names, (RAPIDFUZZ,)) == [RAPIDFUZZ]
     assert _loaded(names, NEVER_FOR_CHECK) == []
+
+
+def _checks_counted(verdict: str) -> float:
+    return metrics.REGISTRY.get_sample_value("imagecheck_checks_total", {"verdict": verdict}) or 0.0
+
+
+def test_counts_inside_not_recorded_are_dropped_and_counted_again_after() -> None:
+    # What lets the CLI skip prometheus_client; the server (and everything outside the block) counts.
+    verdict = "start-up-guard"  # a label value no real check uses
+    before = _checks_counted(verdict)
+
+    async def count_in_a_task() -> None:
+        await asyncio.create_task(asyncio.sleep(0))
+        metrics.CHECKS.labels(verdict=verdict).inc()
+
+    with metrics.not_recorded():
+        asyncio.run(count_in_a_task())  # tasks started inside inherit it
+        metrics.CHECKS.labels(verdict=verdict).inc()
+    assert _checks_counted(verdict) == before
+    metrics.CHECKS.labels(verdict=verdict).inc()
+    assert _checks_counted(verdict) == before + 1
