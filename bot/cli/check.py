@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot import metrics
+from bot.cli.collector import fewer_collections
 from bot.cli.common import USAGE_ERROR, clean, config_error, load_settings, parse_platforms, say
 from bot.domain.errors import ConfigError, InvalidReference
 from bot.domain.models import Diagnosis, ImageRef, Platform, Severity, Verdict
@@ -124,6 +125,11 @@ def format_diagnosis(d: Diagnosis, *, colour: bool = False) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    with fewer_collections():  # settings, the registry client and the store still import (bot.cli.collector)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     refs = _parse_refs(args.refs)
     platforms = parse_platforms(args.platform, command=COMMAND)
     if refs is None or platforms is None:

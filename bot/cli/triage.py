@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot import metrics
+from bot.cli.collector import fewer_collections
 from bot.cli.common import USAGE_ERROR, clean, config_error, load_settings, parse_platforms, say
 from bot.domain.errors import ConfigError, InvalidPlatform
 from bot.domain.models import Diagnosis, Platform, TriageResult
@@ -145,6 +146,11 @@ def _attach(result: TriageResult, diagnoses: list[Diagnosis]) -> TriageResult:
 
 
 def run(args: argparse.Namespace) -> int:
+    with fewer_collections():  # settings, the registry client and the store still import (bot.cli.collector)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     platforms = parse_platforms(args.platform, command=COMMAND)
     inputs = _load_inputs(args.files)
     if platforms is None or inputs is None:

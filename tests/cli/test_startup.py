@@ -103,17 +103,21 @@ def test_counts_inside_not_recorded_are_dropped_and_counted_again_after() -> Non
     assert _checks_counted(verdict) == before + 1
 
 
-def test_the_heap_is_frozen_at_exit_not_while_the_command_runs(tmp_path: Path) -> None:
-    # Shutdown's full collections over the start-up heap were a sixth of a check's wall time; gc.freeze()
-    # at exit skips them. A caller that goes on after main() returns (as this probe does) keeps a normal
-    # collector until its own exit. atexit runs handlers last-in first-out, so the probe's, registered
-    # before main(), sees the state after the CLI's.
+def test_the_collector_is_left_as_found_and_the_heap_frozen_only_at_exit(tmp_path: Path) -> None:
+    # bot.cli.collector: fewer collections while a command starts and runs, and gc.freeze() at exit so
+    # shutdown doesn't sweep the start-up heap. A caller that goes on after main() returns (as this probe
+    # does, with a usage error, --help and a check that fails on settings) gets the collector back as it
+    # was, unfrozen, until its own exit. atexit runs handlers last-in first-out, so the probe's, registered
+    # before main(), sees what the CLI's did.
     probe = ("import atexit, gc, sys\n"
              "atexit.register(lambda: print('at exit', gc.get_freeze_count() > 0, flush=True))\n"
+             "gc.set_threshold(701, 11, 12)\n"
              "from bot.cli.main import main\n"
-             "rc = main(['check', '--help'])\n"
-             "print('after main', rc, gc.get_freeze_count(), gc.isenabled(), flush=True)\n")
+             "rcs = [main(['check']), main(['check', '--help']), main(['check', 'nginx:1.25'])]\n"
+             "print('after main', rcs, gc.get_threshold(), gc.get_freeze_count(), gc.isenabled(), flush=True)\n")
+    env = clean_env(tmp_path, tmp_path / "no-such-settings.yaml")  # the check stops at loading settings
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT,
-                          env=clean_env(tmp_path, None), check=True)
+                          env=env, check=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith(("after main", "at exit"))]
-    assert lines == ["after main 0 0 True", "at exit True"]
+    assert lines == ["after main [2, 0, 2] (701, 11, 12) 0 True", "at exit True"]
+    assert "IMAGECHECK_CONFIG names no file" in done.stderr
