@@ -29,7 +29,7 @@ from tests.support.skopeo import SkopeoError, skopeo_inspect_result
 
 REPETITIONS = 3
 DISTANT_RTT_S = 0.030
-HEAVY = ("slack_bolt", "slack_sdk", "redis", "aiohttp")
+HEAVY = ("slack_bolt", "slack_sdk", "redis", "aiohttp", "prometheus_client", "bot.domain.triage")
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def _startup_rows(env: dict[str, str], ref: str) -> list[dict[str, object]]:
         {"case": "start-up: python -c pass", "tool": "python", "median_ms": ms(bare), "runs": REPETITIONS},
         {"case": "start-up: imagecheck check --help", "tool": "imagecheck", "median_ms": ms(helped),
          "runs": REPETITIONS},
-        {"case": "a real check loads slack/redis/aiohttp?", "tool": "imagecheck", "answer": heavy},
+        {"case": "a real check loads slack/redis/aiohttp/prometheus/triage?", "tool": "imagecheck", "answer": heavy},
     ]
 
 
