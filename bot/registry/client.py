@@ -217,6 +217,9 @@ class RegistryClient:
             use_docker_config=config.use_docker_config,
             helper_timeout_s=config.credential_helper_timeout_s, monotonic=monotonic)
         self._semaphores: dict[str, asyncio.Semaphore] = {}
+        # The transport pools connections per host, so its limits are per host too: this is the cap on
+        # requests in flight across every registry at once.
+        self.global_slots = asyncio.Semaphore(config.max_connections)
         self._locks: dict[tuple[str, ...], tuple[asyncio.Lock, int]] = {}  # lock, holders + waiters
         self.unchallenged: set[str] = set()  # registries whose last first request needed no auth
         # metrics name only registries the settings name (or well-known ones): users type the rest
@@ -578,7 +581,7 @@ class RegistrySession:
         where = [url]  # the hop in flight, for the error's evidence
         try:
             # Waiting for a slot is not the registry's slowness: the deadline starts once we have one.
-            async with self._client.semaphore(target.registry):
+            async with self._client.semaphore(target.registry), self._client.global_slots:
                 async with asyncio.timeout(self._config.request_deadline_s):
                     return await self._follow(target, method, headers, max_bytes=max_bytes, where=where)
         except ImagecheckError as exc:

@@ -390,6 +390,27 @@ async def test_per_registry_concurrency_cap(start_server: StartServer) -> None:
     assert 1 <= peak <= 2
 
 
+async def test_global_concurrency_cap_holds_across_registries(start_server: StartServer) -> None:
+    in_flight = 0
+    peak = 0
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        return manifest_response(request, manifest_body())
+
+    first, second = await start_server(handler), await start_server(handler)
+    async with _client(first.host, second.host, max_connections=3, per_registry_concurrency=8) as client:
+        session = client.session()
+        await asyncio.gather(*(session.head_manifest(host, "team/app", f"t{i}")
+                               for i in range(6) for host in (first.host, second.host)))
+    assert session.request_count == 12
+    assert 2 <= peak <= 3  # both registries were busy at once, never more than the global cap
+
+
 async def test_requests_are_counted_in_metrics(start_server: StartServer) -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
         return oci_error(404, "MANIFEST_UNKNOWN")
