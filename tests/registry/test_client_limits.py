@@ -370,45 +370,40 @@ async def test_missing_repository_on_tags_list(start_server: StartServer) -> Non
     assert info.value.code == "NAME_UNKNOWN"
 
 
-async def test_per_registry_concurrency_cap(start_server: StartServer) -> None:
-    in_flight = 0
-    peak = 0
+class _InFlight:
+    """A slow manifest handler that records the most requests it ever had in flight at once."""
 
-    async def handler(request: web.Request) -> web.StreamResponse:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
+    def __init__(self) -> None:
+        self.now = 0
+        self.peak = 0
+
+    async def handler(self, request: web.Request) -> web.StreamResponse:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
         await asyncio.sleep(0.05)
-        in_flight -= 1
+        self.now -= 1
         return manifest_response(request, manifest_body())
 
-    server = await start_server(handler)
+
+async def test_per_registry_concurrency_cap(start_server: StartServer) -> None:
+    counter = _InFlight()
+    server = await start_server(counter.handler)
     async with _client(server.host, per_registry_concurrency=2) as client:
         session = client.session()
         await asyncio.gather(*(session.head_manifest(server.host, "team/app", f"t{i}") for i in range(8)))
     assert session.request_count == 8
-    assert 1 <= peak <= 2
+    assert 1 <= counter.peak <= 2
 
 
 async def test_global_concurrency_cap_holds_across_registries(start_server: StartServer) -> None:
-    in_flight = 0
-    peak = 0
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0.05)
-        in_flight -= 1
-        return manifest_response(request, manifest_body())
-
-    first, second = await start_server(handler), await start_server(handler)
+    counter = _InFlight()  # one counter behind both servers: it sees the total in flight
+    first, second = await start_server(counter.handler), await start_server(counter.handler)
     async with _client(first.host, second.host, max_connections=3, per_registry_concurrency=8) as client:
         session = client.session()
         await asyncio.gather(*(session.head_manifest(host, "team/app", f"t{i}")
                                for i in range(6) for host in (first.host, second.host)))
     assert session.request_count == 12
-    assert 2 <= peak <= 3  # both registries were busy at once, never more than the global cap
+    assert 2 <= counter.peak <= 3  # both registries were busy at once, never more than the global cap
 
 
 async def test_requests_are_counted_in_metrics(start_server: StartServer) -> None:
