@@ -46,6 +46,8 @@ Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 def signature_problem(secret: str, headers: Any, body: bytes, *, now: float | None = None) -> str | None:
     """Why this request is not a valid Slack request, or ``None`` when it is (Slack's v0 scheme)."""
+    if not secret:
+        return "no signing secret configured"  # an empty HMAC key is one anyone can compute
     timestamp = headers.get("X-Slack-Request-Timestamp")
     signature = headers.get("X-Slack-Signature")
     if not timestamp or not signature:
@@ -74,7 +76,10 @@ def default_readiness(store: StatePort, backend: str) -> Readiness:
 
 def create_web_app(bolt_app: AsyncApp, *, signing_secret: str, store: StatePort,
                    readiness: Readiness | None = None, liveness: Liveness | None = None,
-                   backend: str = "unknown") -> web.Application:
+                   backend: str = "unknown", slack_events_route: bool = True) -> web.Application:
+    """HTTP mode serves Slack's requests and the probes; Socket Mode's health port
+    (``slack_events_route=False``) serves only the probes: Slack reaches it over the socket, and a
+    route without a signing secret to check would take anyone's forged request."""
     ready = readiness or default_readiness(store, backend)
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
@@ -111,7 +116,8 @@ def create_web_app(bolt_app: AsyncApp, *, signing_secret: str, store: StatePort,
         return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1)
-    app.router.add_post("/slack/events", slack_events)
+    if slack_events_route:
+        app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
@@ -202,7 +208,7 @@ async def run_socket_mode(settings: Settings, *, health_port: int | None = None)
                 return bool(await handler.client.is_connected())
 
             health = create_web_app(bolt, signing_secret="", store=runtime.store, liveness=connected,
-                                    backend=runtime.store.backend)
+                                    backend=runtime.store.backend, slack_events_route=False)
             runner = web.AppRunner(health, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, ALL_INTERFACES, health_port).start()

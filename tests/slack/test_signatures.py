@@ -93,3 +93,17 @@ async def test_health_ready_and_metrics(harness: Harness) -> None:
         text = await resp.text()
     assert "imagecheck_slack_ack_seconds_count" in text
     assert "imagecheck_checks_total" in text or "imagecheck_pins_total" in text
+
+
+def test_an_empty_signing_secret_verifies_nothing() -> None:
+    import hashlib
+    import hmac
+    import time
+
+    from bot.web import signature_problem
+
+    body = b"command=%2Fimagecheck&text=nginx"
+    ts = str(int(time.time()))
+    forged = "v0=" + hmac.new(b"", b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+    headers = {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": forged}
+    assert signature_problem("", headers, body) == "no signing secret configured"

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import time
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -48,6 +52,20 @@ async def test_socket_mode_answers_a_slash_command_and_reports_health(
         assert "Checking" in acks[0].args["payload"]["text"]
         posts = await slack_emulator.wait_for("chat.postMessage", 2, timeout=20)
         assert image.digest in posts[1].all_text()
+        # The health port is not a second door for Slack requests: with no signing secret in Socket
+        # Mode, a "signed" request there (empty HMAC key: anyone can compute it) must not reach Bolt.
+        body = urlencode({"team_id": "T0000001", "channel_id": "CVICTIM1", "user_id": "UATTACK1",
+                          "command": "/imagecheck", "text": "nginx:1", "trigger_id": "trig.forged",
+                          "response_url": slack_emulator.response_url("forged")}).encode()
+        ts = str(int(time.time()))
+        forged = "v0=" + hmac.new(b"", b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+        async with aiohttp.ClientSession() as http, http.post(
+                f"http://127.0.0.1:{health_port}/slack/events", data=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded",
+                         "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": forged}) as resp:
+            assert resp.status in (404, 405)
+        await asyncio.sleep(0.3)
+        assert not [c for c in slack_emulator.calls if c.args.get("channel") == "CVICTIM1"]
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
