@@ -112,8 +112,8 @@ class CheckService:
         """Diagnose ``ref``; ``fresh`` skips the cache (a re-check) but still refreshes it."""
         wanted = tuple(platforms) or self.policy.default_platforms
         if mirrors is None:
-            mirrors = tuple(self.policy.mirrors.get(ref.domain, ()))
-        identity = credentials_id or self.policy.credentials_ids.get(ref.domain, "")
+            mirrors = tuple(self.policy.mirrors.get(ref.registry_key, ()))
+        identity = credentials_id or self.policy.credentials_ids.get(ref.registry_key, "")
         key = cache_key(ref, wanted, deep, identity, mirrors)
         degraded: list[str] = []
         asked_at = self.clock.now()
@@ -171,7 +171,7 @@ class CheckService:
 
     async def compare_mirrors(self, ref: ImageRef, *, correlation_id: str | None = None) -> Diagnosis:
         """Ask upstream directly and every configured mirror, now (no cache), and compare digests."""
-        mirrors = tuple(self.policy.mirrors.get(ref.domain, ()))
+        mirrors = tuple(self.policy.mirrors.get(ref.registry_key, ()))
         diagnosis = await self.check(ref, fresh=True, mirrors=mirrors, correlation_id=correlation_id)
         if not mirrors:
             diagnosis.findings.append(Finding(

@@ -78,6 +78,17 @@ class Category(StrEnum):
 
 # --- references and platforms -------------------------------------------------------------------
 
+DOCKER_HUB = "docker.io"
+_DOCKER_HUB_ALIASES = frozenset({"index.docker.io", "registry-1.docker.io"})
+
+
+def canonical_registry(domain: str) -> str:
+    """The one spelling of a registry for every settings lookup (credentials, mirrors, channels):
+    host names are case-insensitive, and Docker Hub answers to several names. Comparing raw spellings
+    let ``REGISTRY.corp`` slip past a per-channel restriction on ``registry.corp``."""
+    host = domain.strip().lower()
+    return DOCKER_HUB if host in _DOCKER_HUB_ALIASES else host
+
 
 class ImageRef(BaseModel):
     """A parsed, normalised image reference (see ``bot.domain.reference.parse_reference``).
@@ -121,6 +132,11 @@ class ImageRef(BaseModel):
     @property
     def repository(self) -> str:
         return self.path
+
+    @property
+    def registry_key(self) -> str:
+        """``canonical_registry(domain)``: the key for settings lookups about this registry."""
+        return canonical_registry(self.domain)
 
     @property
     def reference(self) -> str:

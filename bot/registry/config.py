@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.domain.models import canonical_registry
+
 if TYPE_CHECKING:
     from bot.settings import Settings
 
@@ -28,10 +30,7 @@ def normalize_registry(registry: str) -> str:
     for prefix in ("https://", "http://"):
         if host.startswith(prefix):
             host = host[len(prefix):]
-    host = host.split("/", 1)[0]
-    if host in ("index.docker.io", "registry-1.docker.io"):
-        return DOCKER_HUB
-    return host
+    return canonical_registry(host.split("/", 1)[0])
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ async def recheck(services: Services, poster: Poster, click: Click) -> None:
     await _post(poster, click, render_recheck_summary(old, new, by=click.user))
     await _post(poster, click, render_diagnosis(
         new, incident_id=click.incident.id,
-        mirrors_configured=bool(services.options.mirrors.get(click.ref.domain))))
+        mirrors_configured=bool(services.options.mirrors.get(click.ref.registry_key))))
     await _refresh(services, poster, incident)
 
 

@@ -78,7 +78,7 @@ async def check_into_thread(services: Services, poster: Poster, refs: Sequence[I
         await record(services.store, channel, thread_ts,
                      lambda incident: record_diagnosis(incident, outcome, at=utcnow(), actor=actor), actor=actor)
         message = render_diagnosis(outcome, incident_id=incident_id,
-                                   mirrors_configured=bool(mirrors.get(ref.domain)))
+                                   mirrors_configured=bool(mirrors.get(ref.registry_key)))
         await poster.post(channel, message, thread_ts=thread_ts)
 
     await asyncio.gather(*(one(r) for r in refs))
@@ -136,5 +136,5 @@ async def triage_into_thread(services: Services, poster: Poster, result: TriageR
         else:
             await poster.post(channel, render_diagnosis(
                 outcome, incident_id=incident_id,
-                mirrors_configured=bool(services.options.mirrors.get(ref.domain))), thread_ts=thread_ts)
+                mirrors_configured=bool(services.options.mirrors.get(ref.registry_key))), thread_ts=thread_ts)
 

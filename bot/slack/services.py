@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.domain.models import Diagnosis, ImageRef, Platform, TriageResult
+from bot.domain.models import Diagnosis, ImageRef, Platform, TriageResult, canonical_registry
 from bot.domain.ports import StatePort
 
 
@@ -54,7 +54,7 @@ class SlackOptions:
     click_dedupe_ttl_s: float = 10.0  # a double click inside this window acts once
 
     def registry_allowed(self, registry: str, channel: str | None) -> bool:
-        allowed = self.registry_channels.get(registry)
+        allowed = self.registry_channels.get(canonical_registry(registry))
         return not allowed or (channel is not None and channel in allowed)
 
     def channel_enabled(self, channel: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from bot.domain.ports import StatePort
@@ -139,3 +140,27 @@ async def test_private_registry_checks_are_limited_to_their_channels(slack_emula
         assert len(checks.calls) == 1
     finally:
         await h.close()
+
+
+@pytest.mark.parametrize("spelling", ["REGISTRY.CORP.EXAMPLE/app:1", "Registry.Corp.Example/app:1"])
+async def test_registry_channel_limit_holds_whatever_the_spelling(slack_emulator: SlackEmulator,
+                                                                   spelling: str) -> None:
+    # Host names are case-insensitive: a different spelling must not slip past the channel limit
+    # (and then run with that registry's credentials).
+    checks = ScriptedChecks({})
+    options = SlackOptions(registry_channels={"registry.corp.example": ("CPRIV001",)})
+    h = await Harness(slack_emulator, make_services(checks, MemoryStore(), options=options)).start()
+    try:
+        await h.slash(spelling, channel="CCHAN001")
+        posts = await slack_emulator.wait_for("chat.postMessage", 2)
+        assert "limited to certain channels" in posts[1].all_text()
+        assert checks.calls == []
+    finally:
+        await h.close()
+
+
+def test_docker_hub_aliases_share_one_channel_limit() -> None:
+    options = SlackOptions(registry_channels={"docker.io": ("CPRIV001",)})
+    for alias in ("docker.io", "index.docker.io", "registry-1.docker.io", "Docker.IO"):
+        assert not options.registry_allowed(alias, "CCHAN001"), alias
+        assert options.registry_allowed(alias, "CPRIV001"), alias
