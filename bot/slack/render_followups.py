@@ -134,11 +134,16 @@ def render_mirror_comparison(ref: str, comparison: Any) -> Rendered:
 
 
 def render_home(incidents: Sequence[Incident], *, user: str | None = None) -> list[Block]:
-    """App Home: open incidents, most recent first, with verdicts, pins and status."""
+    """App Home: open incidents, most recent first, with verdicts, pins and status.
+
+    With ``user`` the caller has already kept only that user's incidents; the wording says so.
+    """
     ordered = sorted(incidents, key=lambda i: i.updated_at, reverse=True)
-    blocks: list[Block] = [header("imagecheck: open incidents")]
+    title = "imagecheck: your open incidents" if user else "imagecheck: open incidents"
+    blocks: list[Block] = [header(title)]
     if not ordered:
-        blocks.append(section("No open incidents. Try `/imagecheck <image>` in a channel, or paste a "
+        none = "You have no open incidents." if user else "No open incidents."
+        blocks.append(section(none + " Try `/imagecheck <image>` in a channel, or paste a "
                               "pull error where I'm a member."))
         return blocks
     for incident in ordered:
