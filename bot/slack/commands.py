@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.models import Incident
 from bot.slack.command_text import CheckRequest, Refusal, Usage, parse_command_text
 from bot.slack.escape import code, escape
-from bot.slack.flows import check_into_thread, check_one
+from bot.slack.flows import check_into_thread, check_one, failure_notice
 from bot.slack.guards import claim, rate_allowed
 from bot.slack.incident_state import load_incident, mark_parent, refresh_parent
 from bot.slack.posting import Poster
@@ -87,10 +87,15 @@ def register(app: Any, services: Services, poster: Poster) -> None:
 
 
 async def answer_privately(services: Services, request: CheckRequest, respond: Any, *, channel: str) -> None:
-    for ref in request.refs:
+    """Answer every reference ephemerally (diagnosis or failure notice), never dropping one silently.
+
+    The first answer replaces the ephemeral "Checking…" so it does not linger; the rest are added.
+    """
+    for index, ref in enumerate(request.refs):
         outcome = await check_one(services, ref, request.platforms, channel=channel)
         if isinstance(outcome, Exception):
-            continue
-        message = render_diagnosis(outcome)
-        await respond(response_type="ephemeral", replace_original=False, text=message.text,
+            message = failure_notice(services, ref, outcome)
+        else:
+            message = render_diagnosis(outcome)
+        await respond(response_type="ephemeral", replace_original=index == 0, text=message.text,
                       blocks=message.as_dicts())
