@@ -286,9 +286,13 @@ def render_parent(incident: Incident, asked_by: str | None, *, pending: Sequence
     if status_parts:
         blocks.append(context(status_parts))
     blocks.append(context(["Details in the thread :thread:"]))
-    verdicts = ", ".join(
-        f"{verdict_words(d.verdict)}: {d.reference.normalized}" for d in incident.diagnoses.values())
-    text = escape(verdicts or "imagecheck is checking " + ", ".join(incident.references))
+    parts = [f"{verdict_words(d.verdict)}: {d.reference.normalized}" for d in incident.diagnoses.values()]
+    # The slash command's first parent is a placeholder incident: its refs are only in ``pending``.
+    waiting = [r for r in incident.references if r not in incident.diagnoses]
+    waiting += [r for r in pending if r not in incident.references]
+    if waiting:
+        parts.append("imagecheck is checking " + ", ".join(waiting))
+    text = escape(", ".join(parts) or "imagecheck: no references")
     if incident.status is IncidentStatus.resolved:
         text = "[resolved] " + text
     return Rendered(_cap(blocks), _fallback(text))
