@@ -10,6 +10,7 @@ caller can never mutate a stored record by accident. Expiry follows the injected
 from __future__ import annotations
 
 import asyncio
+import heapq
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -43,7 +44,16 @@ class MemoryStore:
         self.tag_history_limit = tag_history_limit
         self.clock: Clock = clock or SystemClock()
         self._entries: dict[str, _Entry] = {}
+        # (expires_at, key) for every write with a TTL, soonest first. Expired keys that are never read
+        # again (claims, cache entries, blobs) are dropped from here on later writes, so a long-running
+        # process does not keep them forever. Items of overwritten or deleted keys go stale; they are
+        # skipped when popped, and the heap is rebuilt when stale items outnumber live entries.
+        self._expiries: list[tuple[float, str]] = []
         self._incident_index: dict[str, float] = {}  # incident id -> updated_at epoch seconds
+
+    def __len__(self) -> int:
+        """Entries held right now, expired-but-not-yet-dropped ones included."""
+        return len(self._entries)
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -57,8 +67,27 @@ class MemoryStore:
         return entry.value
 
     def _set(self, key: str, value: bytes | int, ttl_s: float | None) -> None:
-        expires = None if ttl_s is None else self.clock.monotonic() + ttl_s
+        now = self.clock.monotonic()
+        self._drop_expired(now)
+        expires = None if ttl_s is None else now + ttl_s
         self._entries[key] = _Entry(value, expires)
+        if expires is not None:
+            heapq.heappush(self._expiries, (expires, key))
+            if len(self._expiries) > 2 * len(self._entries) + 64:
+                self._rebuild_expiries()
+
+    def _drop_expired(self, now: float) -> None:
+        """Pop every heap item that is due; each item is pushed and popped once, so amortised O(log n)."""
+        while self._expiries and self._expiries[0][0] <= now:
+            _, key = heapq.heappop(self._expiries)
+            entry = self._entries.get(key)
+            if entry is not None and entry.expires_at is not None and entry.expires_at <= now:
+                del self._entries[key]
+
+    def _rebuild_expiries(self) -> None:
+        # O(n), but only after more than n stale pushes since the last rebuild: amortised O(1).
+        self._expiries = [(e.expires_at, k) for k, e in self._entries.items() if e.expires_at is not None]
+        heapq.heapify(self._expiries)
 
     async def ping(self) -> bool:
         return True
