@@ -53,7 +53,7 @@ from bot.domain.models import (
 )
 from bot.domain.ports import Clock, RegistryPort
 from bot.domain.reference import platform_matches, select_platform
-from bot.domain.remedy import FindingKind, remediation_for
+from bot.domain.remedy import WITHHELD_REALM_PREFIX, FindingKind, remediation_for
 from bot.domain.tags import nearest_tags
 
 # Registries whose quota counts manifest GETs but not HEADs.
@@ -342,6 +342,28 @@ class _Diagnoser:
 
     async def _explain_auth(self, exc: RegistryAuthError) -> None:
         ev = _error_evidence(exc)
+        realm = exc.credentials_withheld_for_realm
+        if realm and not exc.credentials_used:
+            # Credentials exist but went nowhere: the refusal was of an anonymous request, say so.
+            self.add(FindingKind.credentials_withheld,
+                     f"Credentials for {self.host} exist but were not sent to its token realm {realm} (not listed "
+                     "under token_realms), so the check asked anonymously",
+                     Evidence(message=f"{WITHHELD_REALM_PREFIX}{realm}"), Severity.warning)
+            if exc.insufficient_scope:
+                self.add(FindingKind.access_hidden,
+                         f"Asked anonymously, {self.host} answered insufficient_scope for {self.repo}: the "
+                         "repository doesn't exist or anonymous callers lack access — the registry won't say which",
+                         ev, Severity.error)
+                self.fail(Verdict.repo_not_found_or_denied,
+                          f"{self.repo} on {self.host} doesn't exist or isn't readable anonymously; the configured "
+                          f"credentials were not sent to the token realm {realm}, so they are untested.")
+                return
+            self.add(FindingKind.auth_challenge, f"{self.host} requires authentication: {exc.message}", ev,
+                     Severity.error)
+            self.fail(Verdict.auth_required,
+                      f"{self.host} requires credentials to pull {self.repo}; the configured ones were not sent to "
+                      f"the token realm {realm}, so they are untested.")
+            return
         has_creds = exc.credentials_used or self.reg.has_credentials(self.host)
         if exc.insufficient_scope:
             who = ("with the configured credentials" if has_creds

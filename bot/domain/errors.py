@@ -80,10 +80,12 @@ class RegistryAuthError(RegistryError):
 
     def __init__(self, message: str, *, status: int | None = 401, code: str | None = None,
                  evidence: Evidence | None = None, insufficient_scope: bool = False,
-                 credentials_used: bool = False) -> None:
+                 credentials_used: bool = False, credentials_withheld_for_realm: str | None = None) -> None:
         super().__init__(message, status=status, code=code, evidence=evidence)
         self.insufficient_scope = insufficient_scope
         self.credentials_used = credentials_used
+        # The token realm's host when credentials exist but were not sent there (not an allowed realm).
+        self.credentials_withheld_for_realm = credentials_withheld_for_realm
 
 
 class RegistryDenied(RegistryError):

@@ -27,6 +27,7 @@ class FindingKind(StrEnum):
     auth_challenge = "auth_challenge"
     access_hidden = "access_hidden"
     credentials_rejected = "credentials_rejected"
+    credentials_withheld = "credentials_withheld"
     anonymous_access = "anonymous_access"
     access_denied = "access_denied"
     rate_limited = "rate_limited"
@@ -396,6 +397,30 @@ _BY_VERDICT: dict[Verdict, Callable[[Diagnosis], list[RemediationStep | None]]] 
 }
 
 
+WITHHELD_REALM_PREFIX = "credentials withheld from token realm "
+
+
+def withheld_realm(d: Diagnosis) -> str | None:
+    """The token realm host our credentials were withheld from (its finding's evidence names it)."""
+    for f in d.findings:
+        message = f.evidence.message or ""
+        if f.kind == FindingKind.credentials_withheld and message.startswith(WITHHELD_REALM_PREFIX):
+            return message.removeprefix(WITHHELD_REALM_PREFIX)
+    return None
+
+
+def _steps_withheld(d: Diagnosis) -> list[RemediationStep]:
+    """First, because until the credentials are sent the other steps are guessing."""
+    realm = withheld_realm(d)
+    if realm is None:
+        return []
+    return [RemediationStep(
+        text=f"imagecheck has credentials for `{d.registry or d.reference.domain}` but did not send them to "
+             f"its token realm `{realm}`, a different host, so this check ran anonymously. If that realm is "
+             "the registry's own token service, list it under the endpoint's `token_realms` and check again:",
+        command=f'token_realms: ["{realm}"]')]
+
+
 def _steps_for_findings(d: Diagnosis) -> list[RemediationStep]:
     kinds = {f.kind for f in d.findings}
     steps: list[RemediationStep] = []
@@ -417,7 +442,7 @@ def remediation_for(diagnosis: Diagnosis) -> list[RemediationStep]:
     if any(f.kind == FindingKind.registry_error for f in diagnosis.findings):
         # A 5xx or nonsense answer has no verdict of its own; its steps are about the registry's health.
         build = _steps_registry_error
-    steps = [s for s in build(diagnosis) if s is not None]
+    steps = _steps_withheld(diagnosis) + [s for s in build(diagnosis) if s is not None]
     steps += _steps_for_findings(diagnosis)
     already_has_events = any(s.command and "describe pod" in s.command for s in steps)
     no_pod_events = (Verdict.ok, Verdict.blocked_by_policy, Verdict.invalid_reference)

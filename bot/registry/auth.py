@@ -167,8 +167,18 @@ def _hostport(host_or_url: str) -> str:
     return urlsplit(text).netloc.rpartition("@")[2].lower()
 
 
+def realm_host(realm: str) -> str:
+    """The realm's host as ``token_realms:`` would list it (``host`` or ``host:port`` as written)."""
+    return _hostport(realm)
+
+
 def realm_may_receive_credentials(endpoint: RegistryEndpoint, realm: str) -> bool:
-    """Docker sends registry credentials to any realm; we only send them where they belong."""
+    """Docker sends registry credentials to any realm; we only send them where they belong.
+
+    They belong to: the registry's own host name on any port (a realm on ``registry.example:5001``
+    serves ``registry.example``), a known pairing (Docker Hub's ``auth.docker.io``), or a host listed
+    under the endpoint's ``token_realms`` (``host`` allows any port, ``host:port`` only that port).
+    """
     realm_host = _hostname(realm)
     if not realm_host:
         return False

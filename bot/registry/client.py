@@ -64,6 +64,7 @@ from bot.registry.auth import (
     parse_token_body,
     parse_www_authenticate,
     pick_challenge,
+    realm_host,
     realm_may_receive_credentials,
     repository_scope,
     token_url,
@@ -111,6 +112,8 @@ class _AuthState:
     scheme: Literal["bearer", "basic"] | None = None
     realm: str | None = None
     authenticated: bool = False  # credentials (not just an anonymous token) were used
+    # the token realm's host, when credentials exist but that realm may not receive them
+    credentials_withheld_for_realm: str | None = None
     token_from_cache: bool = False
     token_key: tuple[str, str, str] | None = None
 
@@ -447,6 +450,7 @@ class RegistrySession:
     async def _target(self, registry: str, repository: str, anonymous: bool) -> _Target:
         host = normalize_registry(registry)
         endpoint = self._config.endpoint(host)
+        await self._client.credentials.prewarm()  # so has_credentials() never runs a helper on the loop
         creds = None if anonymous else await self._client.credentials.get(host)
         secrets = (creds.password,) if creds else ()
         return _Target(host, endpoint, repository, creds, secrets)
@@ -498,8 +502,11 @@ class RegistrySession:
             if raw.status == 401:
                 last = pick_challenge(parse_www_authenticate(raw.headers.get_list("www-authenticate")))
                 insufficient = last is not None and last.error == "insufficient_scope"
-            raise error_from_response(raw.status, raw.headers, raw.body, raw.url, not_found=not_found,
-                                      credentials_used=state.authenticated, insufficient_scope=insufficient)
+            error = error_from_response(raw.status, raw.headers, raw.body, raw.url, not_found=not_found,
+                                        credentials_used=state.authenticated, insufficient_scope=insufficient)
+            if isinstance(error, RegistryAuthError):
+                error.credentials_withheld_for_realm = state.credentials_withheld_for_realm
+            raise error
         if raw.status not in (200, 203):
             raise RegistryServerError(
                 f"unexpected answer {raw.status} from the registry",
@@ -538,8 +545,12 @@ class RegistrySession:
             return _AuthState()
         realm = challenge.realm
         check_realm(target.endpoint, realm)
-        creds = target.credentials if target.credentials is not None and \
-            realm_may_receive_credentials(target.endpoint, realm) else None
+        creds = target.credentials
+        withheld: str | None = None
+        if creds is not None and not realm_may_receive_credentials(target.endpoint, realm):
+            # Not the registry's realm: ask anonymously, and remember why, so a refusal is not
+            # blamed on credentials that were never sent.
+            creds, withheld = None, realm_host(realm)
         key = TokenCache.key(target.registry, scope, creds)
         tokens = self._client.tokens
         # one token request per key at a time: concurrent requests for one repository share it
@@ -547,11 +558,17 @@ class RegistrySession:
             cached = tokens.get(key)
             if cached is not None and cached != refused:
                 return _AuthState(header=f"Bearer {cached}", scheme="bearer", realm=realm, token=cached,
-                                  authenticated=creds is not None, token_from_cache=True, token_key=key)
-            token, ttl = await self._fetch_token(target, challenge, scope, creds)
+                                  authenticated=creds is not None, token_from_cache=True, token_key=key,
+                                  credentials_withheld_for_realm=withheld)
+            try:
+                token, ttl = await self._fetch_token(target, challenge, scope, creds)
+            except RegistryAuthError as exc:
+                exc.credentials_withheld_for_realm = withheld
+                raise
             tokens.put(key, token, ttl)
         return _AuthState(header=f"Bearer {token}", scheme="bearer", realm=realm, token=token,
-                          authenticated=creds is not None, token_key=key)
+                          authenticated=creds is not None, token_key=key,
+                          credentials_withheld_for_realm=withheld)
 
     async def _fetch_token(self, target: _Target, challenge: Challenge, scope: str,
                            creds: Credentials | None) -> tuple[str, float]:

@@ -3,7 +3,12 @@
 Lookups are by exact normalised ``host[:port]`` (never by suffix or substring), so credentials for
 ``registry.corp`` are never offered to ``registry.corp.evil.example`` or ``registry.corp:444``.
 Docker Hub is known under several names (``docker.io``, ``index.docker.io``, ``registry-1.docker.io``,
-``https://index.docker.io/v1/``); all of them mean the same entry.
+``https://index.docker.io/v1/``); all of them mean the same entry. Where found credentials may then be
+sent is a separate rule (``auth.realm_may_receive_credentials``): the registry itself, and a token realm
+on any port of the same host name, a known pairing, or a realm listed under ``token_realms``.
+
+Helper programs never run on the event loop's thread: ``get`` and ``list`` are asynchronous
+subprocesses, and ``has`` answers from what ``prewarm`` (run before every request) already learned.
 """
 
 from __future__ import annotations
@@ -142,20 +147,52 @@ async def run_helper_get(name: str, server_url: str, *, timeout_s: float) -> Cre
     return _parse_helper_answer(stdout, name)
 
 
+def _parse_helper_list(stdout: bytes) -> set[str]:
+    try:
+        data = json.loads(stdout)
+    except ValueError:
+        return set()
+    return {normalize_registry(str(k)) for k in data} if isinstance(data, dict) else set()
+
+
 def run_helper_list(name: str, *, timeout_s: float) -> set[str]:
-    """Hosts a credential store holds entries for (``docker-credential-<name> list``)."""
+    """Hosts a credential store holds entries for (``docker-credential-<name> list``), blocking.
+
+    Only for callers without a running event loop; inside one use ``run_helper_list_async``.
+    """
     program = f"docker-credential-{name}"
     try:
         done = subprocess.run([program, "list"], capture_output=True, timeout=timeout_s, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return set()
-    if done.returncode != 0:
+    return _parse_helper_list(done.stdout) if done.returncode == 0 else set()
+
+
+async def run_helper_list_async(name: str, *, timeout_s: float) -> set[str]:
+    """``run_helper_list`` as an asynchronous subprocess: a slow helper never stalls the event loop."""
+    program = f"docker-credential-{name}"
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            program, "list", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
         return set()
     try:
-        data = json.loads(done.stdout)
-    except ValueError:
+        async with asyncio.timeout(timeout_s):
+            stdout, _ = await proc.communicate()
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        log.warning("credential helper list timed out", extra={"helper": name})
         return set()
-    return {normalize_registry(str(k)) for k in data} if isinstance(data, dict) else set()
+    return _parse_helper_list(stdout) if proc.returncode == 0 else set()
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class CredentialStore:
@@ -173,6 +210,7 @@ class CredentialStore:
         self._helper_cache: dict[str, tuple[Credentials | None, float]] = {}
         self._store_hosts: set[str] | None = None
         self._locks: dict[str, asyncio.Lock] = {}
+        self._list_lock = asyncio.Lock()
 
     def _docker_config(self) -> DockerConfig:
         if self._docker is None:
@@ -196,8 +234,24 @@ class CredentialStore:
         docker = self._docker_config()
         return docker.cred_helpers.get(host) or docker.creds_store
 
+    async def prewarm(self) -> None:
+        """Learn which hosts the ``credsStore`` holds (one asynchronous ``list``, kept for the store's
+        life), so ``has`` can answer without running a program. Cheap once done; safe to call often."""
+        docker = self._docker_config()
+        if not docker.creds_store or self._store_hosts is not None:
+            return
+        async with self._list_lock:  # concurrent first requests run the helper once
+            if self._store_hosts is None:
+                self._store_hosts = await run_helper_list_async(docker.creds_store,
+                                                                timeout_s=self._helper_timeout_s)
+
     def has(self, registry: str) -> bool:
-        """Whether credentials exist for ``registry``, without running a ``get`` helper."""
+        """Whether credentials exist for ``registry``, without running a ``get`` helper.
+
+        Inside an event loop this never runs a program (a helper may take seconds, and Slack wants its
+        ack within three): a ``credsStore`` host counts once ``prewarm`` has listed it or ``get`` has
+        fetched it. Without a running loop it may run the store's ``list`` itself.
+        """
         host = normalize_registry(registry)
         if self._from_settings(host) is not None:
             return True
@@ -209,7 +263,9 @@ class CredentialStore:
             return cached[0] is not None
         if docker.creds_store:
             if self._store_hosts is None:
-                # one short synchronous `list`, cached for the client's life
+                if _loop_running():
+                    return False  # not listed yet; prewarm() runs before every request
+                # no event loop to stall: one synchronous `list`, cached for the store's life
                 self._store_hosts = run_helper_list(docker.creds_store, timeout_s=self._helper_timeout_s)
             return host in self._store_hosts
         return False

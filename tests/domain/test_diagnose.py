@@ -373,3 +373,37 @@ async def test_docker_hub_index_without_platforms_heads_then_gets_the_index():
     d = await _diag("nginx:1.25", reg)
     assert d.verdict is Verdict.ok
     assert [c[0] for c in reg.calls] == ["head_manifest", "get_manifest", "head_manifest", "head_manifest"]
+
+
+async def test_credentials_withheld_from_the_realm_are_not_blamed_and_token_realms_is_the_first_step():
+    # The client asked anonymously because the realm is another host: a plain 401 challenge follows.
+    err = RegistryAuthError("the registry requires authentication (401 Unauthorized)",
+                            evidence=Evidence(status=401, error_code="UNAUTHORIZED"),
+                            credentials_withheld_for_realm="gitlab.corp.test")
+    reg = FakeRegistry(_world(), credentials_for={HOST}, fail=_fail_on("get_manifest", err))
+    d = await _diag(f"{HOST}/single/app:v1", reg)
+    assert d.verdict is Verdict.auth_required
+    assert FindingKind.credentials_withheld in _kinds(d)
+    assert FindingKind.credentials_rejected not in _kinds(d)
+    withheld = next(f for f in d.findings if f.kind == FindingKind.credentials_withheld)
+    assert withheld.summary.startswith(f"Credentials for {HOST} exist but were not sent to its token realm "
+                                       "gitlab.corp.test (not listed under token_realms)")
+    assert "rejected" not in d.summary
+    assert "none are configured" not in d.summary
+    assert d.remediation[0].command == 'token_realms: ["gitlab.corp.test"]'
+    # no anonymous retry: the refused request already was anonymous
+    assert all(call[4] is False for call in reg.calls)
+
+
+async def test_insufficient_scope_with_withheld_credentials_does_not_say_they_were_used():
+    err = RegistryAuthError("insufficient_scope", insufficient_scope=True,
+                            evidence=Evidence(status=401, error_code="UNAUTHORIZED"),
+                            credentials_withheld_for_realm="gitlab.corp.test")
+    reg = FakeRegistry(_world(), credentials_for={HOST}, fail=_fail_on("get_manifest", err))
+    d = await _diag(f"{HOST}/private/app:1", reg)
+    assert d.verdict is Verdict.repo_not_found_or_denied
+    text = d.summary + " ".join(f.summary for f in d.findings)
+    assert "with the configured credentials" not in text
+    assert "Asked anonymously" in text
+    assert "gitlab.corp.test" in d.summary
+    assert any(s.command == 'token_realms: ["gitlab.corp.test"]' for s in d.remediation)

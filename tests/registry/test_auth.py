@@ -13,6 +13,7 @@ from bot.registry.auth import (
     parse_token_body,
     parse_www_authenticate,
     pick_challenge,
+    realm_host,
     realm_may_receive_credentials,
     token_url,
 )
@@ -113,3 +114,23 @@ def test_credentials_repr_and_identity_hide_the_password() -> None:
     assert "s3cret-pass" not in repr(creds)
     assert "s3cret-pass" not in creds.identity()
     assert creds.identity() != Credentials("alice", "other").identity()
+
+
+def test_token_realms_with_a_port_allow_only_that_port_and_the_own_host_any_port() -> None:
+    own = RegistryEndpoint("reg.example.com:5000")
+    # the registry's own host name counts on any port (issue 6); a look-alike name does not
+    assert realm_may_receive_credentials(own, "https://reg.example.com/token")
+    assert realm_may_receive_credentials(own, "https://reg.example.com:9443/token")
+    assert not realm_may_receive_credentials(own, "https://reg.example.co/token")
+    pinned = RegistryEndpoint("registry.gitlab.example", token_realms=("gitlab.example:8443",))
+    assert realm_may_receive_credentials(pinned, "https://gitlab.example:8443/jwt/auth")
+    assert not realm_may_receive_credentials(pinned, "https://gitlab.example:9443/jwt/auth")
+    assert not realm_may_receive_credentials(pinned, "https://gitlab.example/jwt/auth")
+    any_port = RegistryEndpoint("registry.gitlab.example", token_realms=("gitlab.example",))
+    assert realm_may_receive_credentials(any_port, "https://gitlab.example/jwt/auth")
+    assert realm_may_receive_credentials(any_port, "https://gitlab.example:9443/jwt/auth")
+
+
+def test_realm_host_is_what_token_realms_would_list() -> None:
+    assert realm_host("https://gitlab.example/jwt/auth?x=1") == "gitlab.example"
+    assert realm_host("http://user:pw@Localhost:8080/token") == "localhost:8080"

@@ -10,7 +10,12 @@ import asyncio
 
 import pytest
 
+from bot.domain.clock import SystemClock
+from bot.domain.diagnose import diagnose
 from bot.domain.errors import EgressDenied, RegistryAuthError
+from bot.domain.models import Verdict
+from bot.domain.reference import parse_reference
+from bot.domain.remedy import FindingKind
 from bot.registry import RegistryClient, RegistryClientConfig, RegistryEndpoint
 from bot.registry.auth import TokenCache
 from tests.registry.conftest import StartServer
@@ -139,9 +144,73 @@ async def test_credentials_are_not_sent_to_a_foreign_realm(start_server: StartSe
     server = await start_server(fake)
     async with _client(server.host, username="alice", password="wonderland-pw",
                        other_registry=f"localhost:{realm_server.port}") as client:
-        with pytest.raises(RegistryAuthError):
+        with pytest.raises(RegistryAuthError) as info:
             await client.session().head_manifest(server.host, "private/app", "1.0")
     assert realm_fake.token_requests[0]["authorization"] == ""
+    # the refusal says the credentials were withheld, and from which realm, not that they failed
+    assert not info.value.credentials_used
+    assert info.value.credentials_withheld_for_realm == f"localhost:{realm_server.port}"
+
+
+async def test_diagnosis_says_credentials_were_withheld_from_a_foreign_realm(start_server: StartServer) -> None:
+    """The GitLab shape (registry on one host, its realm on another, not listed): the diagnosis must
+    not blame credentials it never sent, and must name the setting that would send them."""
+    realm_fake = TokenRegistry()
+    realm_server = await start_server(realm_fake)
+    fake = TokenRegistry(realm=f"http://localhost:{realm_server.port}/token")
+    fake.tokens = realm_fake.tokens
+    server = await start_server(fake)
+    realm = f"localhost:{realm_server.port}"
+    async with _client(server.host, username="alice", password="wonderland-pw", other_registry=realm) as client:
+        d = await diagnose(parse_reference(f"{server.host}/private/app:1.0"), client.session(),
+                           clock=SystemClock())
+    assert realm_fake.token_requests[0]["authorization"] == ""
+    assert d.verdict is Verdict.repo_not_found_or_denied
+    kinds = [f.kind for f in d.findings]
+    assert FindingKind.credentials_withheld in kinds
+    assert FindingKind.credentials_rejected not in kinds
+    withheld = next(f for f in d.findings if f.kind == FindingKind.credentials_withheld)
+    assert f"Credentials for {server.host} exist but were not sent to its token realm {realm}" in withheld.summary
+    everything = d.summary + " ".join(f.summary for f in d.findings)
+    assert "with the configured credentials" not in everything
+    assert "rejected the configured credentials" not in everything
+    assert "not sent" in d.summary
+    first = d.remediation[0]
+    assert first.command == f'token_realms: ["{realm}"]'
+    assert "wonderland-pw" not in d.model_dump_json()
+
+
+async def test_diagnosis_with_the_realm_listed_uses_the_credentials(start_server: StartServer) -> None:
+    realm_fake = TokenRegistry()
+    realm_server = await start_server(realm_fake)
+    fake = TokenRegistry(realm=f"http://localhost:{realm_server.port}/token")
+    fake.tokens = realm_fake.tokens
+    server = await start_server(fake)
+    async with _client(server.host, username="alice", password="wonderland-pw",
+                       token_realms=(f"localhost:{realm_server.port}",)) as client:
+        d = await diagnose(parse_reference(f"{server.host}/private/app:1.0"), client.session(),
+                           clock=SystemClock())
+    assert d.verdict is Verdict.ok
+    assert all(f.kind != FindingKind.credentials_withheld for f in d.findings)
+    assert all(s.command is None or "token_realms" not in s.command for s in d.remediation)
+
+
+async def test_realm_on_another_port_of_the_registry_host_receives_credentials(
+        start_server: StartServer) -> None:
+    """Intended (issue 6, docs/security.md): the registry's own host name on any port is its realm."""
+    realm_fake = TokenRegistry()
+    realm_server = await start_server(realm_fake)
+    fake = TokenRegistry(realm=f"http://127.0.0.1:{realm_server.port}/token")
+    fake.tokens = realm_fake.tokens
+    server = await start_server(fake)
+    assert server.host.startswith("127.0.0.1:")
+    assert server.port != realm_server.port
+    # the realm's port is named in settings (egress policy), with no credentials of its own
+    async with _client(server.host, username="alice", password="wonderland-pw",
+                       other_registry=f"127.0.0.1:{realm_server.port}") as client:
+        head = await client.session().head_manifest(server.host, "private/app", "1.0")
+    assert head.meta.authenticated
+    assert realm_fake.token_requests[0]["authorization"].startswith("Basic ")
 
 
 async def test_realm_listed_in_settings_receives_credentials(start_server: StartServer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -10,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.registry import RegistryClient, RegistryClientConfig
 from bot.registry.config import RegistryEndpoint
 from bot.registry.credentials import CredentialStore
+from tests.registry.conftest import StartServer
+from tests.registry.fakes import TokenRegistry
 
 
 def _b64(text: str) -> str:
@@ -123,6 +127,7 @@ echo "credentials not found in native keychain"; exit 1
 """)
     cfg = _write_config(tmp_path / "docker", {"credsStore": "store"})
     store = CredentialStore({}, docker_config_dir=cfg)
+    await store.prewarm()  # inside an event loop, has() only answers from what prewarm() listed
     assert store.has("known.example")
     assert not store.has("unknown.example")
     assert await store.get("unknown.example") is None
@@ -162,3 +167,80 @@ async def test_unreadable_config_is_ignored(tmp_path: Path) -> None:
     directory.mkdir()
     (directory / "config.json").write_text("{not json")
     assert await CredentialStore({}, docker_config_dir=directory).get("r.example") is None
+
+
+# A `list` that announces it started, then waits (at most 10 s) for the test to let it answer. Run
+# on the event loop's thread, it would wait out its whole deadline: the test could not release it.
+_GATED_LIST = """
+if [ "$1" = "list" ]; then
+  echo list >> "{log}"
+  touch "{started}"
+  i=0
+  while [ ! -e "{release}" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+  echo '{{"known.example":"u"}}'; exit 0
+fi
+echo "credentials not found in native keychain"; exit 1
+"""
+
+
+async def _until_exists(path: Path) -> None:
+    while not path.exists():
+        await asyncio.sleep(0.01)
+
+
+async def test_slow_store_list_runs_off_the_event_loop(tmp_path: Path, helper_path: Path) -> None:
+    log, started, release = tmp_path / "calls", tmp_path / "started", tmp_path / "release"
+    _write_helper(helper_path, "gated", _GATED_LIST.format(log=log, started=started, release=release))
+    cfg = _write_config(tmp_path / "docker", {"credsStore": "gated"})
+    store = CredentialStore({}, docker_config_dir=cfg, helper_timeout_s=30)
+    listing = asyncio.create_task(store.prewarm())
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.wait_for(_until_exists(started), timeout=10)
+    # The helper is running and has not answered: the loop still runs other work meanwhile ...
+    before = ticks
+    await asyncio.sleep(0.05)
+    assert ticks > before
+    # ... and has() answers at once without starting another helper (not listed yet: no)
+    assert not store.has("known.example")
+    release.touch()
+    await asyncio.wait_for(listing, timeout=10)
+    ticking.cancel()
+    assert store.has("known.example")
+    assert not store.has("unknown.example")
+    await store.prewarm()  # listed once for the store's life
+    assert log.read_text().splitlines() == ["list"]
+
+
+def test_has_outside_an_event_loop_may_list_synchronously(tmp_path: Path, helper_path: Path) -> None:
+    _write_helper(helper_path, "store", """
+if [ "$1" = "list" ]; then echo '{"known.example":"u"}'; exit 0; fi
+exit 1
+""")
+    store = CredentialStore({}, docker_config_dir=_write_config(tmp_path / "docker", {"credsStore": "store"}))
+    assert store.has("known.example")  # no loop to stall (a CLI before asyncio.run)
+    assert not store.has("unknown.example")
+
+
+async def test_client_lists_the_store_before_its_first_request(tmp_path: Path, helper_path: Path,
+                                                               start_server: StartServer) -> None:
+    _write_helper(helper_path, "store", """
+if [ "$1" = "list" ]; then echo '{"known.example":"u"}'; exit 0; fi
+exit 1
+""")
+    cfg = _write_config(tmp_path / "docker", {"credsStore": "store"})
+    server = await start_server(TokenRegistry())
+    config = RegistryClientConfig(endpoints={server.host: RegistryEndpoint(server.host, insecure=True)},
+                                  docker_config_dir=cfg)
+    async with RegistryClient(config) as client:
+        session = client.session()
+        await session.head_manifest(server.host, "public/app", "1.0")
+        assert session.has_credentials("known.example")
+        assert not session.has_credentials(server.host)
