@@ -81,3 +81,50 @@ def test_one_line_per_diagnosis_and_none_without_checks() -> None:
     assert "a/b:1" in lines[0]
     assert "egress policy" in lines[1]
     assert reconcile(result, []) == []
+
+
+def test_platform_spelled_without_its_default_variant_counts_as_offered() -> None:
+    # buildx writes linux/arm64 where the daemon's error says linux/arm64/v8: the same platform
+    result = triage("no matching manifest for linux/arm64/v8 in the manifest list entries")
+    d = diag("acme/api:7", Verdict.ok, wanted_platforms=["linux/arm64/v8"],
+             platforms=[PlatformDigest(platform="linux/amd64", digest=DIGEST),
+                        PlatformDigest(platform="linux/arm64", digest=DIGEST)])
+    [line] = reconcile(result, [d])
+    assert "offers linux/arm64/v8 now" in line
+    assert "confirmed" not in line
+
+
+def test_a_passing_check_for_the_logs_platform_means_it_is_served_now() -> None:
+    # a single-platform image: no index list, but the check for the node's platform passed
+    result = triage("no matching manifest for linux/arm64/v8 in the manifest list entries")
+    d = diag("acme/api:7", Verdict.ok, wanted_platforms=["linux/arm64"])
+    assert "offers linux/arm64/v8 now" in reconcile(result, [d])[0]
+
+
+def test_platform_really_missing_is_still_confirmed() -> None:
+    result = triage("no matching manifest for linux/arm/v7 in the manifest list entries")
+    d = diag("acme/api:7", Verdict.ok, platforms=[PlatformDigest(platform="linux/arm/v6", digest=DIGEST)])
+    [line] = reconcile(result, [d])
+    assert "confirmed" in line
+    assert "not linux/arm/v7" in line
+
+
+def test_auth_401_from_our_rejected_credentials_is_not_called_anonymous() -> None:
+    result = triage("Error response from daemon: Get https://r.acme.io/v2/a/manifests/1: no basic auth credentials")
+    d = diag("r.acme.io/a:1", Verdict.auth_required,
+             findings=[Finding(kind="credentials_rejected", summary="r.acme.io rejected the configured credentials",
+                               evidence=Evidence(status=401, error_code="UNAUTHORIZED"))])
+    [line] = reconcile(result, [d])
+    assert "confirmed" in line
+    assert "anonymous" not in line
+    assert "configured credentials" in line
+
+
+def test_auth_401_with_credentials_withheld_from_the_realm_says_so() -> None:
+    result = triage("Error response from daemon: Get https://r.acme.io/v2/a/manifests/1: no basic auth credentials")
+    d = diag("r.acme.io/a:1", Verdict.auth_required,
+             findings=[Finding(kind="credentials_withheld", summary="withheld"),
+                       Finding(kind="auth_challenge", summary="401", evidence=Evidence(status=401))])
+    [line] = reconcile(result, [d])
+    assert "token_realms" in line
+    assert "without credentials" in line

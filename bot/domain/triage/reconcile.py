@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.domain.errors import InvalidPlatform
 from bot.domain.models import Category, Diagnosis, TriageResult, Verdict
+from bot.domain.reference import parse_platform, platform_matches
+from bot.domain.remedy import FindingKind
 
 _NOT_FOUND = {Category.tag_not_found, Category.digest_not_found}
 _NODE_PATH = {Category.dns_error, Category.network_timeout, Category.connection_refused, Category.proxy_error,
@@ -56,6 +59,34 @@ def _offered(d: Diagnosis) -> str:
     return ", ".join(p.platform for p in d.platforms) or "no platform list"
 
 
+def _same_platform(a: str, b: str) -> bool:
+    """Compare like containerd does (``linux/arm64`` is ``linux/arm64/v8``); unparseable text compares as written."""
+    try:
+        return platform_matches(parse_platform(a), parse_platform(b))
+    except InvalidPlatform:
+        return a == b
+
+
+def _offers(d: Diagnosis, wanted: str) -> bool:
+    """Whether the checked index lists ``wanted``."""
+    return any(_same_platform(wanted, p.platform) for p in d.platforms)
+
+
+def _checked_for(d: Diagnosis, wanted: str) -> bool:
+    return any(_same_platform(wanted, p) for p in d.wanted_platforms)
+
+
+def _auth_confirmation(d: Diagnosis) -> str:
+    """Say which request the registry refused: ours with credentials, or ours without any."""
+    kinds = {f.kind for f in d.findings}
+    if FindingKind.credentials_withheld in kinds:
+        return ("confirmed, our check was also refused with 401; it went without credentials because the "
+                "configured ones are not sent to the registry's token realm (see token_realms)")
+    if FindingKind.credentials_rejected in kinds:
+        return "confirmed, the registry also refused our configured credentials with 401"
+    return "confirmed, our anonymous check was also refused with 401"
+
+
 def _one(result: TriageResult, d: Diagnosis) -> str:
     ref = d.reference.familiar
     cat = result.category
@@ -87,8 +118,7 @@ def _one(result: TriageResult, d: Diagnosis) -> str:
                     "credentials for this registry host (imagePullSecrets, credential helper).")
     if cat is Category.auth_required:
         if v is Verdict.auth_required:
-            return (f"{ref}: confirmed, our anonymous check was also refused with 401 {cite}: the registry "
-                    "requires credentials for this repository.")
+            return f"{ref}: {_auth_confirmation(d)} {cite}: the registry requires credentials for this repository."
         if v is Verdict.ok:
             return (f"{ref}: our check succeeded {cite}, so the image is there; the node's credentials are "
                     "missing, wrong or expired.")
@@ -100,12 +130,13 @@ def _one(result: TriageResult, d: Diagnosis) -> str:
                     "node's address is blocked.")
     if cat is Category.platform_mismatch:
         wanted = result.platform
-        offered = {p.platform for p in d.platforms}
         if v is Verdict.platform_mismatch:
             missing = ", ".join(d.missing_platforms) or wanted or "the wanted platform"
             return f"{ref}: confirmed, the index lacks {missing}; it offers {_offered(d)} {cite}."
-        if wanted and offered:
-            if wanted in offered:
+        # A passing check for the log's platform means the registry serves it now, whatever the spelling.
+        served_now = wanted is not None and (_offers(d, wanted) or (v is Verdict.ok and _checked_for(d, wanted)))
+        if wanted and (served_now or d.platforms):
+            if served_now:
                 return (f"{ref}: the index offers {wanted} now {cite}: the image was probably re-pushed with "
                         "more platforms after the failure, or the node pulled through a mirror holding an "
                         "older index.")
