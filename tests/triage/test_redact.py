@@ -37,6 +37,17 @@ PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq8Vd3k\nq1w2e3r4t5y6u
     ("docker_login_password", "docker login --password 'pa ss' ghcr.io", "pa ss"),
     ("docker_login_password", "podman login --username u --password=Zx9!qq quay.io", "Zx9!qq"),
     ("docker_login_password", "skopeo copy --src-creds robot:Tok3nValue docker://a docker://b", "robot:Tok3nValue"),
+    # forms a reviewer found leaking: prefixed flags, a space before the value, glued -p, *_PASS keys, curl -u
+    ("docker_login_password", "kubectl create secret docker-registry regcred --docker-server=r.io "
+     "--docker-username=ci --docker-password hunter2secret", "hunter2secret"),
+    ("docker_login_password", "skopeo copy --src-username ci --src-password hunter2secret docker://a docker://b",
+     "hunter2secret"),
+    ("docker_login_password", "skopeo copy --dest-password=hunter2secret docker://a docker://b", "hunter2secret"),
+    ("docker_login_password", "regctl registry login r.io --user ci --pass hunter2secret", "hunter2secret"),
+    ("docker_login_password", "docker login -ubob -phunter2secret r.io", "hunter2secret"),
+    ("secret_assignment", "REGISTRY_PASS=hunter2secret", "hunter2secret"),
+    ("secret_assignment", "export DOCKER_PASS=hunter2secret", "hunter2secret"),
+    ("url_password", "curl -u ci:hunter2secret https://r.io/v2/_catalog", "hunter2secret"),
     ("url_password", "Get https://robot:Sup3rS3cret@registry.acme.io/v2/", "Sup3rS3cret"),
     ("aws_access_key_id", "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
     ("aws_secret_access_key", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
@@ -86,6 +97,10 @@ def test_secret_is_redacted(rule: str, text: str, secret: str) -> None:
     "the secret to good pulls is a mirror",
     "Asia/Tokyo asia-docker.pkg.dev/project/repo/image:1",
     "ghp_short",
+    "docker run -u 1000:1000 -p 80:80 nginx",
+    "bypass: true",
+    "passthrough=yes",
+    "kubectl create secret docker-registry regcred --docker-password-stdin",
 ])
 def test_look_alikes_stay(text: str) -> None:
     result = redact(text)

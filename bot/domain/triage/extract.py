@@ -56,6 +56,11 @@ _CONTEXTS: tuple[_Context, ...] = (
     _Context(re.compile(r"oci://([^\s\"']{1,512})"), False),  # Helm charts in OCI registries
     _Context(re.compile(r"load metadata for ([^\s\"']{1,512})"), False, qualified=True),  # buildkit
     _Context(re.compile(r"source metadata for ([^\s\"']{1,512})"), False, qualified=True),  # buildkit
+    # buildkit's missing FROM tag: "failed to solve: nginx:1: docker.io/library/nginx:1: not found" and
+    # "failed to create LLB definition: docker.io/library/nginx:1: not found" (the qualified name)
+    _Context(re.compile(r"failed to solve: [^\s\"']{1,512}: ([^\s\"']{1,512}): not found"), True,
+             qualified=True),
+    _Context(re.compile(r"llb definition: ([^\s\"']{1,512}): not found"), True, qualified=True),
     _Context(re.compile(r"pulling docker image ([^\s\"']{1,512})"), False),  # GitLab runner
     _Context(re.compile(r"executor with image ([^\s\"']{1,512})"), False),  # GitLab runner
     _Context(re.compile(r"pulling [a-z0-9_.-]{1,128} \(([^\s)]{1,512})\)"), False),  # docker-compose v1

@@ -86,7 +86,7 @@ _B64_DOCKERCONFIG = _b64_prefixes('{"auths":', '{ "auths":', '{\n  "auths":', '{
 
 # Generic ``key = value`` secrets: the key words we look for, and key endings that name a secret
 # rather than hold one (``secretName: regcred``, ``password_file=/run/x``).
-_SECRET_WORDS = ("passw", "token", "secret", "api_key", "apikey", "api-key")  # "passw": password, passwd
+_SECRET_WORDS = ("passw", "pass", "token", "secret", "api_key", "apikey", "api-key")  # "passw": password
 _NOT_A_SECRET_KEY_ENDINGS = ("name", "names", "ref", "file", "path", "type", "id", "s", "realm", "url",
                              "uri", "dir", "kind", "policy", "ttl", "length", "key_id")
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
@@ -128,6 +128,11 @@ def _secret_assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
             if key.endswith(_NOT_A_SECRET_KEY_ENDINGS) and not key.endswith(word):
                 pos = nxt
                 continue
+            # "pass" alone is too common a substring (bypass, passthrough): only a key that IS a pass
+            # (``REGISTRY_PASS=``, ``pass:``) counts; ``password`` keys are the "passw" word's.
+            if word == "pass" and not (key == "pass" or key.endswith(("_pass", "-pass", ".pass"))):
+                pos = nxt
+                continue
             i = key_end
             quoted_key = i < n and lower[i] in "\"'"
             if quoted_key:
@@ -163,12 +168,16 @@ def _secret_assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
             pos = nxt
 
 
-_FLAG_VALUE = re.compile(r"(?:-p|--password|--passwd|--creds|--src-creds|--dest-creds|--registry-token)"
-                         r"(?:=|[ \t]+)(\"[^\"\n]{1,512}\"|'[^'\n]{1,512}'|[^\s]{1,512})")
+# ``--password``, and every prefixed form: ``--docker-password`` (kubectl), ``--src-password`` /
+# ``--dest-password`` / ``--src-creds`` (skopeo), ``--pass`` (regctl); ``-p`` only on a login line,
+# also glued to its value (``-phunter2``).
+_FLAG_VALUE = re.compile(r"(?:--(?:[a-z]{1,20}-)?(?:password|passwd|pass|creds|registry-token)|-p)"
+                         r"(?:=|[ \t]+|(?<=-p)(?=[^\s=-]))"
+                         r"(\"[^\"\n]{1,512}\"|'[^'\n]{1,512}'|[^\s]{1,512})")
 
 
 _LOGIN_TRIGGERS: tuple[tuple[str, Probe], ...] = tuple(
-    (t, Probe.any_of([t])) for t in (" login", "--password", "--passwd", "creds", "--registry-token"))
+    (t, Probe.any_of([t])) for t in (" login", "-pass", "creds", "--registry-token"))
 
 
 def _login_passwords(text: str, lower: str) -> Iterator[tuple[int, int]]:
@@ -242,7 +251,7 @@ RULES: tuple[RedactionRule, ...] = (
         shape=r"eyJ[A-Za-z0-9_-]{8,}\.eyJ"),
     RedactionRule("url_password", (), _regex_finder(
         r"://([^/\s:@\"'<>]{1,256}):([^/\s@\"'<>]{1,1024})@", 2), shape=r"://[^/@\s]+:[^/@\s]*@"),
-    RedactionRule("docker_login_password", (" login", "--pass", "creds", "-token"),
+    RedactionRule("docker_login_password", (" login", "-pass", "creds", "-token"),
                   _login_passwords),
     RedactionRule("aws_secret_access_key", ("secret_access_key", "secretaccesskey", "secret_key"),
                   _regex_finder(r"(?:secret_access_key|secretaccesskey|aws_secret_key)[\"']?[ \t]{0,8}[:=]"
@@ -265,6 +274,10 @@ RULES: tuple[RedactionRule, ...] = (
     RedactionRule("slack_webhook", ("hooks.slack.com/services/",), _regex_finder(
         r"hooks\.slack\.com/services/([A-Za-z0-9/_-]{10,255})", 1)),
     RedactionRule("secret_assignment", _SECRET_WORDS, _secret_assignments),
+    # ``curl -u user:password`` (only after curl/wget: ``docker run -u 1000:1000`` is a uid:gid).
+    RedactionRule("url_password", ("curl", "wget"), _regex_finder(
+        r"(?:curl|wget)\b[^\n]{0,512}?[ \t](?:-u|--user)[ \t]+['\"]?[^\s:'\"]{1,256}:([^\s'\"]{1,512})", 1,
+        on_lower=False)),
 )
 
 

@@ -70,6 +70,14 @@ RULES: tuple[Rule, ...] = (
             Pattern("tag.containerd_resolve_not_found", "failed to resolve reference", 0.93,
                     r'failed to resolve reference \\?"[^"\s\\]{1,600}\\?": [^\n]{0,600}?not found',
                     digest=True),
+            # BuildKit (docker build / buildx) on a FROM whose tag does not exist. ``[^\s]`` keeps these off
+            # "...: no match for platform in manifest: not found", which is platform_mismatch.
+            Pattern("tag.buildkit_source_metadata_not_found", "source metadata for ", 0.93,
+                    r"source metadata for [^\s]{1,600}: [^\s]{1,600}: not found", digest=True),
+            Pattern("tag.buildkit_solve_not_found", "failed to solve: ", 0.9,
+                    r"failed to solve: [^\s]{1,600}: [^\s]{1,600}: not found", digest=True),
+            Pattern("tag.buildkit_llb_not_found", "llb definition: ", 0.9,
+                    r"llb definition: [^\s]{1,600}: not found", digest=True),
             Pattern("tag.ecs_resolve_ref_not_found", "failed to resolve ref ", 0.93,
                     r"failed to resolve ref [^\s]{1,600}: [^\n]{0,600}?: not found", digest=True),
             Pattern("tag.swarm_image_not_found", "error: image ", 0.85, r"error: image [^\s]{1,512} not found",
