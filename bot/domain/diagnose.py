@@ -307,6 +307,17 @@ class _Diagnoser:
             self.fail(Verdict.tag_not_found, f"Tag {tag} of {self.ref.name} was not found.")
             return
         self.observe(tags.meta)
+        if tag in tags.tags:
+            # Listed, yet its manifest is 404: the tag is broken (or the registry is mid-replication).
+            # Suggesting the very tag that failed as "did you mean" would contradict the verdict.
+            self.suggested = nearest_tags(tag, [t for t in tags.tags if t != tag], limit=SUGGESTED_TAGS)
+            self.add(FindingKind.tag_listed_without_manifest,
+                     f"{self.repo} lists tag {tag}, but the registry has no manifest for it",
+                     _meta_evidence(tags.meta) if tags.meta else Evidence(), Severity.error)
+            self.fail(Verdict.tag_not_found,
+                      f"Tag {tag} is listed in {self.ref.name} but its manifest is missing (a broken tag, or "
+                      f"a registry still replicating).")
+            return
         self.suggested = nearest_tags(tag, tags.tags, limit=SUGGESTED_TAGS)
         listed = f"{len(tags.tags)} tags" + (" (list truncated)" if tags.truncated else "")
         self.add(FindingKind.tags_listed, f"The repository {self.repo} exists with {listed}"

@@ -20,6 +20,7 @@ class FindingKind(StrEnum):
     resolved = "resolved"
     repository_missing = "repository_missing"
     tag_missing = "tag_missing"
+    tag_listed_without_manifest = "tag_listed_without_manifest"
     digest_missing = "digest_missing"
     tags_listed = "tags_listed"
     tags_unavailable = "tags_unavailable"
@@ -115,6 +116,12 @@ def _steps_ok(d: Diagnosis) -> list[RemediationStep | None]:
 def _steps_tag_not_found(d: Diagnosis) -> list[RemediationStep | None]:
     tag = d.reference.tag or "latest"
     steps: list[RemediationStep | None] = []
+    if any(f.kind == FindingKind.tag_listed_without_manifest for f in d.findings):
+        steps.append(RemediationStep(
+            text=f"The registry lists tag `{tag}` but serves no manifest for it: a broken tag (its manifest "
+                 "was deleted under it) or a registry still replicating. Push the tag again, or wait and "
+                 "re-check if the registry replicates between regions:",
+            command=f"imagecheck check --fresh {shlex.quote(d.reference.input)}"))
     if d.suggested_tags:
         nearest = d.suggested_tags[0]
         steps.append(RemediationStep(

@@ -407,3 +407,21 @@ async def test_insufficient_scope_with_withheld_credentials_does_not_say_they_we
     assert "Asked anonymously" in text
     assert "gitlab.corp.test" in d.summary
     assert any(s.command == 'token_realms: ["gitlab.corp.test"]' for s in d.remediation)
+
+
+async def test_a_listed_tag_without_a_manifest_is_not_suggested_as_its_own_fix():
+    # A tag link left behind after its manifest was deleted (or a registry mid-replication): the tags
+    # list names the tag, the manifest is 404. "Did you mean 1.8.4?" for 1.8.4 would contradict itself.
+    from tests.domain.fake_registry import Repo, digest_of
+
+    repo = Repo()
+    repo.push_image("a", tag="1.8.3")
+    repo.push_image("b", tag="1.9.0")
+    repo.tags["1.8.4"] = digest_of("garbage-collected manifest")
+    d = await _diag(f"{HOST}/payments/api:1.8.4", FakeRegistry({HOST: {"payments/api": repo}}))
+    assert d.verdict is Verdict.tag_not_found
+    assert "1.8.4" not in d.suggested_tags
+    assert "is listed" in d.summary
+    assert any(f.kind == FindingKind.tag_listed_without_manifest for f in d.findings)
+    assert "Push the tag again" in d.remediation[0].text
+    assert not any("Did you mean `1.8.4`" in s.text for s in d.remediation)
