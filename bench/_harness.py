@@ -28,11 +28,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
 from tests.fixtures.redis_server import free_port
-from tests.fixtures.slack_emulator import TEAM_ID, Call, SlackEmulator
+from tests.fixtures.slack_emulator import TEAM_ID, Call, SlackEmulator, serve_emulator
 from tests.integration.cli import REPO_ROOT, clean_env, write_config
 from tests.support.local_registry import LocalRegistry
 
@@ -210,22 +209,9 @@ class TimedEmulator(SlackEmulator):
 
 @asynccontextmanager
 async def slack_emulator() -> AsyncIterator[TimedEmulator]:
-    """Serve the emulator on 127.0.0.1 in the running event loop (what the pytest fixture does)."""
-    emulator = TimedEmulator()
-    app = web.Application()
-    app.router.add_post("/api/{method}", emulator.handle_api)
-    app.router.add_get("/api/{method}", emulator.handle_api)
-    app.router.add_post("/response/{name}", emulator.handle_response_url)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    emulator.base_url = f"http://127.0.0.1:{port}"
-    try:
+    """Serve the timed emulator on 127.0.0.1 in the running event loop, as the pytest fixture does."""
+    async with serve_emulator(TimedEmulator()) as emulator:
         yield emulator
-    finally:
-        await runner.cleanup()
 
 
 # --- requests signed as Slack signs them -----------------------------------------------------------
