@@ -110,3 +110,18 @@ def test_every_category_has_meaning_and_next_steps() -> None:
     for rule in RULES:
         assert rule.meaning
         assert rule.next_steps
+
+
+def test_the_error_at_the_end_of_an_oversized_paste_is_still_found() -> None:
+    # CI and build logs end with their error: cutting keeps the end (and the start), drops the middle.
+    noise = 'Normal Pulling kubelet Pulling image "registry.example.com/team/sidecar:2.0"\n'
+    failure = ('Warning Failed kubelet Failed to pull image "registry.example.com/payments/api:1.8.4": '
+               'rpc error: code = NotFound desc = failed to resolve reference '
+               '"registry.example.com/payments/api:1.8.4": registry.example.com/payments/api:1.8.4: not found\n')
+    text = noise * (3 * MAX_PASTE_BYTES // len(noise)) + failure
+    result = triage(text)
+    assert result.truncated
+    assert result.category is Category.tag_not_found
+    assert "registry.example.com/payments/api:1.8.4" in [r.normalized for r in result.references]
+    assert "the middle of this paste was cut here" in result.redacted
+    assert len(result.redacted.encode()) < MAX_PASTE_BYTES + 300

@@ -35,28 +35,50 @@ MAX_PASTE_BYTES = 1024 * 1024
 _LINE_SLACK = 64 * 1024
 
 
+_CUT_MARK = "\n[imagecheck: the middle of this paste was cut here]\n"
+
+
 def truncate_paste(text: str, max_bytes: int = MAX_PASTE_BYTES) -> tuple[str, bool, int]:
-    """Cut ``text`` to at most ``max_bytes`` UTF-8 bytes. Returns (text, truncated, bytes dropped)."""
+    """Cut ``text`` to at most ``max_bytes`` UTF-8 bytes. Returns (text, truncated, bytes dropped).
+
+    Keeps the head (a quarter: what was being pulled) and the tail (the rest: CI and build logs end with
+    their error), and drops the middle, marking where.
+    """
     if len(text) <= max_bytes // 4:  # cannot exceed the cap even if every character took 4 bytes
         return text, False, 0
     raw = text.encode("utf-8", errors="surrogatepass")
     if len(raw) <= max_bytes:
         return text, False, 0
-    cut = raw[:max_bytes]
-    newline = cut.rfind(b"\n")
-    if newline != -1 and len(cut) - newline <= _LINE_SLACK:
-        cut = cut[:newline]
-    else:  # one huge line: at least do not end inside a token that might be half a secret
-        space = max(cut.rfind(b" "), cut.rfind(b"\t"))
-        if space != -1 and len(cut) - space <= 4096:
-            cut = cut[:space]
-    kept = cut.decode("utf-8", errors="ignore")
-    return kept, True, len(raw) - len(cut)
+    head_budget = max_bytes // 4
+    tail_budget = max(0, max_bytes - head_budget - len(_CUT_MARK))
+    head = _cut_back(raw[:head_budget])
+    tail = _cut_forward(raw[len(raw) - tail_budget:]) if tail_budget else b""
+    kept = head.decode("utf-8", errors="ignore") + _CUT_MARK + tail.decode("utf-8", errors="ignore")
+    return kept, True, len(raw) - len(head) - len(tail)
+
+
+def _cut_back(chunk: bytes) -> bytes:
+    """End at a line break near the end, so no line (and no secret on it) is split in half."""
+    newline = chunk.rfind(b"\n")
+    if newline != -1 and len(chunk) - newline <= _LINE_SLACK:
+        return chunk[:newline]
+    space = max(chunk.rfind(b" "), chunk.rfind(b"\t"))  # one huge line: at least not inside a token
+    return chunk[:space] if space != -1 and len(chunk) - space <= 4096 else chunk
+
+
+def _cut_forward(chunk: bytes) -> bytes:
+    """Start after a line break near the start (the mirror of ``_cut_back``)."""
+    newline = chunk.find(b"\n")
+    if newline != -1 and newline < _LINE_SLACK:
+        return chunk[newline + 1:]
+    spaces = [i for i in (chunk.find(b" "), chunk.find(b"\t")) if i != -1]
+    space = min(spaces) if spaces else -1
+    return chunk[space + 1:] if space != -1 and space < 4096 else chunk
 
 
 def _notice(dropped: int, max_bytes: int) -> str:
-    return (f"\n[imagecheck: paste truncated at {max_bytes // 1024} KiB; {dropped} more bytes were not "
-            f"examined]")
+    return (f"\n[imagecheck: paste cut to {max_bytes // 1024} KiB (its start and end); {dropped} bytes from "
+            f"the middle were not examined]")
 
 
 def _fill(steps: tuple[RemediationStep, ...], ref: str) -> list[RemediationStep]:
