@@ -121,3 +121,19 @@ def test_no_platform_when_none_is_named() -> None:
 ])
 def test_runtime(text: str, runtime: str | None) -> None:
     assert detect_runtime(ascii_lower(text)) == runtime
+
+
+def test_kubelet_inspect_failed_shows_the_bad_reference_and_what_was_meant() -> None:
+    from bot.domain.triage import triage
+
+    paste = ('Warning  InspectFailed  3s  kubelet  Failed to apply default image tag '
+             '"registry.example.com/Payments/API:1.8.3": couldn\'t parse image name '
+             '"registry.example.com/Payments/API:1.8.3": invalid reference format: repository name must be '
+             'lowercase')
+    result = triage(paste)
+    (ref,) = result.references
+    assert ref.as_written == "registry.example.com/Payments/API:1.8.3"
+    assert not ref.valid
+    assert ref.error is not None
+    assert "did you mean registry.example.com/payments/api:1.8.3?" in ref.error
+    assert any(s.command == "imagecheck parse registry.example.com/Payments/API:1.8.3" for s in result.next_steps)

@@ -12,7 +12,9 @@ extracts, so nothing downstream ever sees a secret.
 
 from __future__ import annotations
 
-from bot.domain.models import RemediationStep, TriageResult
+import shlex
+
+from bot.domain.models import Category, RemediationStep, TriageResult
 from bot.domain.triage.classify import classify
 from bot.domain.triage.extract import (
     detect_runtime,
@@ -99,6 +101,9 @@ def triage(text: str, *, source: str | None = None, max_bytes: int = MAX_PASTE_B
     # The evidence lines, each once: several patterns often hit one line (on a one-line paste, all do).
     regions = list(dict.fromkeys((h.line_start, h.line_end) for h in result.hits if h.category is result.category))
     first_ref = next((r.normalized for r in references if r.valid and r.normalized), None)
+    if first_ref is None and result.category is Category.invalid_reference:
+        # the next steps' `imagecheck parse <image>` should name the reference that failed to parse
+        first_ref = next((shlex.quote(r.as_written) for r in references if not r.valid), None)
     rule = RULES_BY_CATEGORY[result.category]
     return TriageResult(
         source=source,

@@ -45,6 +45,8 @@ _CONTEXTS: tuple[_Context, ...] = (
     # failed to pull and unpack image "x", image="x" (structured logs), JSON-escaped quotes too.
     _Context(re.compile(r'image[ =]\\?"([^"\\\s]{1,512})\\?"'), True),
     _Context(re.compile(r'reference \\?"([^"\\\s]{1,512})\\?"'), True),  # failed to resolve reference "x"
+    # kubelet InspectFailed: Failed to apply default image tag "x": couldn't parse image name "x": ...
+    _Context(re.compile(r'(?:image name|default image tag) \\?"([^"\\\s]{1,512})\\?"'), True),
     _Context(re.compile(r"pullimage \\?\"([^\"\\\s]{1,512})\\?\""), True),  # PullImage "x" from image service
     _Context(re.compile(r"manifest for ([^\s\"']{1,512}) not found"), True),
     _Context(re.compile(r"pull access denied for ([^\s,\"']{1,512})"), True, name_only=True),
@@ -235,7 +237,10 @@ def extract_references(text: str, lower: str) -> list[ExtractedReference]:
             parsed.append((value, ctx, parse_reference(value), None))
         except ImagecheckError as exc:
             if ctx.strong:
-                parsed.append((value, ctx, None, exc.message))
+                # the parser's "what you probably meant" is the answer on-call needs: keep it with the error
+                suggestion = getattr(exc, "suggestion", None)
+                parsed.append((value, ctx, None,
+                               f"{exc.message} (did you mean {suggestion}?)" if suggestion else exc.message))
         if len(parsed) >= MAX_PARSED:
             break
     # Docker names only the repository in "pull access denied for x": when the full reference is in the
