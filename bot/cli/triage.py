@@ -2,7 +2,8 @@
 
 Reads pasted pull-error text (files, or stdin with ``-`` or no argument), redacts it, classifies it and
 prints the category, the evidence lines and the image references it names. Unless ``--offline``, it then
-checks up to 5 of those references against their registries, concurrently, and reconciles the log's view
+checks up to 5 of those references (the ones the failure lines name first) against their registries,
+concurrently (deeply for a missing blob or an invalid manifest), and reconciles the log's view
 with the registry's view now. ``--json`` prints one ``TriageResult`` per line, per input, with ``source``.
 
 Exit status: 0 when the triage itself succeeded (whatever it found), 2 for bad usage or an unreadable
@@ -24,6 +25,7 @@ from bot.domain.errors import ConfigError, InvalidPlatform
 from bot.domain.models import Diagnosis, Platform, TriageResult
 from bot.domain.reference import parse_platform, parse_reference
 from bot.domain.triage import MAX_PASTE_BYTES, reconcile, triage
+from bot.domain.triage.focus import needs_deep_check, refs_to_check
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -129,14 +131,20 @@ def _platforms_for(result: TriageResult, given: Sequence[Platform]) -> list[Plat
 
 async def check_references(results: Sequence[TriageResult], given: Sequence[Platform],
                            settings: Settings | None) -> list[list[Diagnosis]]:
-    """Check up to ``MAX_CHECKS`` references of each result, all concurrently, in one runtime."""
+    """Check up to ``MAX_CHECKS`` references of each result, all concurrently, in one runtime.
+
+    The references the failure lines name go first (``refs_to_check``), and a missing-blob or
+    invalid-manifest paste gets deep checks, the only kind that looks past the manifest.
+    """
     from bot.wiring import build_runtime
 
     async with build_runtime(settings) as runtime:
         async def one(result: TriageResult) -> list[Diagnosis]:
-            refs = [parse_reference(r.as_written) for r in result.references if r.valid][:MAX_CHECKS]
+            refs = [parse_reference(r.as_written) for r in refs_to_check(result, MAX_CHECKS)]
             platforms = _platforms_for(result, given)
-            return list(await asyncio.gather(*(runtime.checks.check(ref, platforms=platforms) for ref in refs)))
+            deep = needs_deep_check(result)
+            return list(await asyncio.gather(*(runtime.checks.check(ref, platforms=platforms, deep=deep)
+                                               for ref in refs)))
 
         return list(await asyncio.gather(*(one(r) for r in results)))
 

@@ -447,7 +447,8 @@ class _Diagnoser:
         self.platforms = [PlatformDigest(platform=str(e.platform) if e.platform else "unknown",
                                          digest=e.digest, media_type=e.media_type) for e in entries]
         present = ", ".join(p.platform for p in self.platforms) or "none"
-        self.add(FindingKind.platforms_present, f"The index lists {len(entries)} platforms: {present}")
+        noun = "platform" if len(entries) == 1 else "platforms"
+        self.add(FindingKind.platforms_present, f"The index lists {len(entries)} {noun}: {present}")
         chosen: list[IndexEntry] = []
         for want in self.wanted:
             entry = select_platform(want, entries)

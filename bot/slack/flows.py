@@ -15,6 +15,7 @@ from bot.domain.errors import ImagecheckError, InvalidPlatform, InvalidReference
 from bot.domain.incidents import record_diagnosis, record_triage
 from bot.domain.models import Category, Diagnosis, ImageRef, Incident, Platform, TriageResult, utcnow
 from bot.domain.reference import parse_platform, parse_reference
+from bot.domain.triage.focus import needs_deep_check, refs_to_check
 from bot.metrics import TRIAGE
 from bot.slack.escape import escape
 from bot.slack.incident_state import record
@@ -40,11 +41,12 @@ class RegistryNotAllowedHere(Exception):
 
 
 async def check_one(services: Services, ref: ImageRef, platforms: Sequence[Platform], *, channel: str | None,
-                    fresh: bool = False, correlation_id: str | None = None) -> Diagnosis | Exception:
+                    fresh: bool = False, deep: bool = False,
+                    correlation_id: str | None = None) -> Diagnosis | Exception:
     if not services.options.registry_allowed(ref.domain, channel):
         return RegistryNotAllowedHere(ref.domain)
     try:
-        return await services.checks.check(ref, platforms=tuple(platforms), fresh=fresh,
+        return await services.checks.check(ref, platforms=tuple(platforms), fresh=fresh, deep=deep,
                                            correlation_id=correlation_id or new_correlation_id())
     except Exception as exc:  # a bug or outage in one check must not sink the others
         log.exception("check failed for %s", ref.normalized)
@@ -86,10 +88,9 @@ async def check_into_thread(services: Services, poster: Poster, refs: Sequence[I
 
 
 def triage_refs(result: TriageResult, limit: int) -> list[ImageRef]:
+    """Up to ``limit`` references to check, those the failure lines name first (see ``refs_to_check``)."""
     refs: list[ImageRef] = []
-    for extracted in result.references:
-        if not extracted.valid:
-            continue
+    for extracted in refs_to_check(result, len(result.references)):
         try:
             ref = parse_reference(extracted.normalized or extracted.as_written)
         except InvalidReference:
@@ -119,7 +120,8 @@ async def triage_into_thread(services: Services, poster: Poster, result: TriageR
     refs = triage_refs(result, services.options.max_refs_per_request)
     platforms = triage_platforms(result)
     correlation = new_correlation_id()
-    outcomes = await asyncio.gather(*(check_one(services, r, platforms, channel=channel,
+    deep = needs_deep_check(result)  # a missing blob or a bad manifest is invisible to a shallow check
+    outcomes = await asyncio.gather(*(check_one(services, r, platforms, channel=channel, deep=deep,
                                                 correlation_id=correlation) for r in refs))
     diagnoses = [o for o in outcomes if isinstance(o, Diagnosis)]
     reconciliation = services.reconcile(result, diagnoses) if diagnoses else []

@@ -425,3 +425,13 @@ async def test_a_listed_tag_without_a_manifest_is_not_suggested_as_its_own_fix()
     assert any(f.kind == FindingKind.tag_listed_without_manifest for f in d.findings)
     assert "Push the tag again" in d.remediation[0].text
     assert not any("Did you mean `1.8.4`" in s.text for s in d.remediation)
+
+
+async def test_platform_count_is_pluralised_like_english():
+    reg = FakeRegistry(_world())
+    one = await _diag(f"{HOST}/analytics/worker:2.1.0", reg)
+    two = await _diag(f"{HOST}/multi/app:1.0", reg)
+    [listed_one] = [f.summary for f in one.findings if f.kind == FindingKind.platforms_present]
+    [listed_two] = [f.summary for f in two.findings if f.kind == FindingKind.platforms_present]
+    assert listed_one.startswith("The index lists 1 platform: linux/amd64")
+    assert listed_two.startswith("The index lists 2 platforms: ")

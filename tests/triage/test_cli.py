@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,3 +99,58 @@ def test_checks_run_and_the_two_views_are_reconciled(tmp_path: Path, registry_op
     assert "has it now" in now_exists
     assert image.digest[:19] in now_exists
     assert "confirmed" in confirmed
+
+
+def _triage_json(tmp_path: Path, registry: LocalRegistry, text: str) -> dict[str, Any]:
+    paste = tmp_path / "paste.txt"
+    paste.write_text(text, encoding="utf-8")
+    config = write_config(tmp_path, {"registries": {registry.host: {"insecure": True}}})
+    done = subprocess.run([sys.executable, "-m", "bot", "triage", "--json", str(paste)], capture_output=True,
+                          text=True, timeout=90, cwd=REPO_ROOT, env=clean_env(tmp_path, config), check=False)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+@pytest.mark.slow
+def test_the_failing_image_is_checked_even_after_six_healthy_ones(tmp_path: Path,
+                                                                   registry_open: LocalRegistry) -> None:
+    s = registry_open.scenarios
+    healthy = [registry_open.ref(i.repository, "1.0") for i in
+               (s.single_oci, s.single_docker, s.multi_oci, s.multi_docker, s.amd64_only, s.dangling)]
+    failing = registry_open.ref(s.single_oci.repository, "no-such-tag")
+    text = "".join(f'  Normal   Pulled   2m   kubelet  Container image "{h}" already present on machine\n'
+                   for h in healthy)
+    text += (f'  Warning  Failed   1m   kubelet  Failed to pull image "{failing}": rpc error: code = NotFound '
+             f'desc = failed to pull and unpack image "{failing}": failed to resolve reference "{failing}": '
+             f"{failing}: not found\n  Warning  Failed   1m   kubelet  Error: ErrImagePull\n")
+    result = _triage_json(tmp_path, registry_open, text)
+    assert result["category"] == "tag_not_found"
+    checked = [d["reference"]["normalized"] for d in result["diagnoses"]]
+    assert len(checked) == 5
+    assert checked[0] == failing
+    assert result["diagnoses"][0]["verdict"] == "tag_not_found"
+    confirmed, *others = result["reconciliation"]
+    assert "confirmed, the registry still has no such manifest" in confirmed
+    assert len(others) == 4
+    assert all("does not tie this image to the failure" in line for line in others)
+
+
+@pytest.mark.slow
+def test_a_missing_blob_paste_gets_a_deep_check_that_finds_the_blob(tmp_path: Path,
+                                                                     registry_open: LocalRegistry) -> None:
+    image = registry_open.scenarios.missing_blob
+    blob = registry_open.scenarios.missing_blob_digest
+    ref = registry_open.ref(image.repository, "1.0")
+    result = _triage_json(tmp_path, registry_open,
+                          f'  Warning  Failed   1m   kubelet  Failed to pull image "{ref}": rpc error: code = '
+                          f'NotFound desc = failed to pull and unpack image "{ref}": failed to copy: '
+                          f"httpReadSeeker: failed open: content at http://{registry_open.host}/v2/"
+                          f"{image.repository}/blobs/{blob} not found: not found\n")
+    assert result["category"] == "blob_unknown"
+    [d] = result["diagnoses"]
+    assert d["verdict"] == "blob_unknown"  # a shallow check answers ok here
+    assert any(f["kind"] == "blob_missing" and blob in f["summary"] for f in d["findings"])
+    [line] = result["reconciliation"]
+    assert "confirmed" in line
+    assert "node's side" not in line

@@ -128,3 +128,69 @@ def test_auth_401_with_credentials_withheld_from_the_realm_says_so() -> None:
     [line] = reconcile(result, [d])
     assert "token_realms" in line
     assert "without credentials" in line
+
+
+# --- which references the log's category is said of ---------------------------------------------
+
+SIDECAR = "docker.io/istio/proxyv2:1.20.0"
+EVENTS_NOT_FOUND = (
+    f'  Normal   Pulled   2m   kubelet  Container image "{SIDECAR}" already present on machine\n'
+    '  Normal   Pulled   2m   kubelet  Successfully pulled image "docker.io/library/busybox:1.36" in 1.2s\n'
+    '  Warning  Failed   1m   kubelet  Failed to pull image "ghcr.io/acme/api:v9": rpc error: code = NotFound '
+    'desc = failed to pull and unpack image "ghcr.io/acme/api:v9": failed to resolve reference '
+    '"ghcr.io/acme/api:v9": ghcr.io/acme/api:v9: not found\n'
+    "  Warning  Failed   1m   kubelet  Error: ErrImagePull\n"
+)
+
+
+def test_images_the_log_says_pulled_fine_get_no_not_found_story() -> None:
+    result = triage(EVENTS_NOT_FOUND)
+    assert result.category.value == "tag_not_found"
+    failing, sidecar, busybox = reconcile(result, [
+        diag("ghcr.io/acme/api:v9", Verdict.ok, digest=DIGEST),
+        diag(SIDECAR, Verdict.ok, digest=DIGEST, summary="Image is pullable."),
+        diag("busybox:1.36", Verdict.ok, digest=DIGEST, summary="Image is pullable.")])
+    assert "has it now" in failing  # the failing image keeps its story
+    assert "stale mirror" in failing
+    for line, name in ((sidecar, "istio/proxyv2:1.20.0"), (busybox, "busybox:1.36")):
+        assert line.startswith(f"{name}: the log does not tie this image to the failure; the registry says ok")
+        assert "not found" not in line
+        assert "stale mirror" not in line
+        assert "sha256:c0ffeec0ffee" in line  # still cites the check
+
+
+def test_a_confirmation_is_only_given_to_the_failing_image() -> None:
+    result = triage(EVENTS_NOT_FOUND)
+    [line] = reconcile(result, [diag(SIDECAR, Verdict.tag_not_found)])
+    assert "confirmed" not in line
+    assert "does not tie this image" in line
+    assert "tag_not_found" in line
+
+
+# --- a platform mismatch checked for no platform ------------------------------------------------
+
+PLATFORM_NO_NAME = ('Failed to pull image "ghcr.io/acme/api:v9": rpc error: code = NotFound desc = failed to '
+                    'pull and unpack image "ghcr.io/acme/api:v9": no match for platform in manifest: not found')
+
+
+def test_a_check_for_no_platform_does_not_contradict_a_platform_mismatch() -> None:
+    result = triage(PLATFORM_NO_NAME)
+    assert result.category.value == "platform_mismatch"
+    assert result.platform is None
+    d = diag("ghcr.io/acme/api:v9", Verdict.ok, digest=DIGEST,
+             platforms=[PlatformDigest(platform="linux/amd64", digest=DIGEST),
+                        PlatformDigest(platform="linux/arm/v7", digest=DIGEST)])
+    [line] = reconcile(result, [d])
+    assert "covered no platform" in line
+    assert "--platform <node os/arch>" in line
+    assert "offers linux/amd64, linux/arm/v7" in line
+    assert "now answers ok" not in line
+    assert "confirmed" not in line
+
+
+def test_a_check_for_no_platform_of_a_single_image_names_no_index() -> None:
+    result = triage(PLATFORM_NO_NAME)
+    [line] = reconcile(result, [diag("ghcr.io/acme/api:v9", Verdict.ok, digest=DIGEST)])
+    assert "covered no platform" in line
+    assert "--platform <node os/arch>" in line
+    assert "index offers" not in line

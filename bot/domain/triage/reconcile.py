@@ -14,6 +14,7 @@ from bot.domain.errors import InvalidPlatform
 from bot.domain.models import Category, Diagnosis, TriageResult, Verdict
 from bot.domain.reference import parse_platform, platform_matches
 from bot.domain.remedy import FindingKind
+from bot.domain.triage.focus import tied_references
 
 _NOT_FOUND = {Category.tag_not_found, Category.digest_not_found}
 _NODE_PATH = {Category.dns_error, Category.network_timeout, Category.connection_refused, Category.proxy_error,
@@ -87,13 +88,30 @@ def _auth_confirmation(d: Diagnosis) -> str:
     return "confirmed, our anonymous check was also refused with 401"
 
 
-def _one(result: TriageResult, d: Diagnosis) -> str:
+def _no_platform_checked(ref: str, d: Diagnosis, cite: str) -> str:
+    """A check that wanted no platform says nothing about a platform mismatch: it only read the tag."""
+    offers = f" The index offers {_offered(d)}." if d.platforms else ""
+    return (f"{ref}: the check covered no platform (the log names none and none was asked for) {cite}, so it "
+            f"can neither confirm nor rule out the mismatch.{offers} Check again with --platform <node "
+            "os/arch> (the node's platform, e.g. linux/arm64).")
+
+
+def _untied(ref: str, d: Diagnosis, cite: str) -> str:
+    return (f"{ref}: the log does not tie this image to the failure; the registry says {d.verdict.value}: "
+            f"{d.summary} {cite}.")
+
+
+def _one(result: TriageResult, d: Diagnosis, tied: frozenset[str] | None) -> str:
     ref = d.reference.familiar
     cat = result.category
     v = d.verdict
     cite = f"({_evidence(d)})"
     if v is Verdict.blocked_by_policy:
         return f"{ref}: not checked, the registry is outside imagecheck's egress policy {cite}."
+    # The category is what the failure lines say; an image only mentioned elsewhere in the paste (a
+    # sidecar "already present on machine") did not fail that way, so it gets no category sentence.
+    if tied is not None and d.reference.normalized not in tied:
+        return _untied(ref, d, cite)
     if cat in _NOT_FOUND:
         if v is Verdict.ok:
             return (f"{ref}: the log says it was not found, but the registry has it now {cite}. Likely: the "
@@ -133,6 +151,8 @@ def _one(result: TriageResult, d: Diagnosis) -> str:
         if v is Verdict.platform_mismatch:
             missing = ", ".join(d.missing_platforms) or wanted or "the wanted platform"
             return f"{ref}: confirmed, the index lacks {missing}; it offers {_offered(d)} {cite}."
+        if not wanted and not d.wanted_platforms:
+            return _no_platform_checked(ref, d, cite)
         # A passing check for the log's platform means the registry serves it now, whatever the spelling.
         served_now = wanted is not None and (_offers(d, wanted) or (v is Verdict.ok and _checked_for(d, wanted)))
         if wanted and (served_now or d.platforms):
@@ -171,5 +191,10 @@ def _one(result: TriageResult, d: Diagnosis) -> str:
 
 
 def reconcile(result: TriageResult, diagnoses: Sequence[Diagnosis]) -> list[str]:
-    """One sentence per diagnosis comparing the log's category with the registry's verdict now."""
-    return [_one(result, d) for d in diagnoses]
+    """One sentence per diagnosis comparing the log's category with the registry's verdict now.
+
+    Only references the category's evidence lines name (or every one, when those lines name none) are
+    compared with the category; the others are reported as not tied to the failure.
+    """
+    tied = tied_references(result)
+    return [_one(result, d, tied) for d in diagnoses]
