@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.cookiejar
 import logging
 import re
 import ssl
@@ -213,6 +214,10 @@ class RegistryClient:
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
+            # No cookie jar: a session cookie a registry sets after a credentialed request would ride
+            # along on anonymous probes and other users' checks (Nexus NXSESSIONID, Harbor sid).
+            # (a bare CookieJar: httpx would copy an httpx.Cookies into a fresh jar and lose the policy)
+            cookies=http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
         )
         self.tokens = TokenCache(monotonic)
         self.credentials = credentials if credentials is not None else CredentialStore(

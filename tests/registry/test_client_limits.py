@@ -419,3 +419,24 @@ async def test_requests_are_counted_in_metrics(start_server: StartServer) -> Non
                 await client.session().head_manifest(server.host, "team/app", "gone")
     after = metrics.REGISTRY.get_sample_value("imagecheck_registry_requests_total", labels)
     assert after == before + 2
+
+
+async def test_cookies_a_registry_sets_are_never_sent_back(start_server: StartServer) -> None:
+    # A session cookie set after a credentialed request would otherwise ride along on anonymous probes
+    # and on other users' checks through the one shared client.
+    seen: list[str | None] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(request.headers.get("Cookie"))
+        response = manifest_response(request, manifest_body())
+        response.headers["Set-Cookie"] = "NXSESSIONID=session-of-ci-user; Path=/"
+        return response
+
+    server = await start_server(handler)
+    async with _client(server.host) as client:
+        session = client.session()
+        await session.head_manifest(server.host, "team/app", "1.0")
+        await session.head_manifest(server.host, "team/app", "1.0", anonymous=True)
+        await client.session().head_manifest(server.host, "team/app", "2.0")
+    assert len(seen) == 3
+    assert seen == [None, None, None]
