@@ -87,6 +87,10 @@ def canonical_registry(domain: str) -> str:
     host names are case-insensitive, and Docker Hub answers to several names. Comparing raw spellings
     let ``REGISTRY.corp`` slip past a per-channel restriction on ``registry.corp``."""
     host = domain.strip().lower()
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit() and "]" not in port:  # host:port (not the inside of a bare IPv6 literal)
+        host = name if int(port) == 443 else f"{name}:{int(port)}"  # https' own port; "05000" is 5000
+    host = host.rstrip(".") if not host.endswith("]") else host
     return DOCKER_HUB if host in _DOCKER_HUB_ALIASES else host
 
 

@@ -142,7 +142,8 @@ async def test_private_registry_checks_are_limited_to_their_channels(slack_emula
         await h.close()
 
 
-@pytest.mark.parametrize("spelling", ["REGISTRY.CORP.EXAMPLE/app:1", "Registry.Corp.Example/app:1"])
+@pytest.mark.parametrize("spelling", ["REGISTRY.CORP.EXAMPLE/app:1", "Registry.Corp.Example/app:1",
+                                      "registry.corp.example:443/app:1"])
 async def test_registry_channel_limit_holds_whatever_the_spelling(slack_emulator: SlackEmulator,
                                                                    spelling: str) -> None:
     # Host names are case-insensitive: a different spelling must not slip past the channel limit
@@ -161,6 +162,11 @@ async def test_registry_channel_limit_holds_whatever_the_spelling(slack_emulator
 
 def test_docker_hub_aliases_share_one_channel_limit() -> None:
     options = SlackOptions(registry_channels={"docker.io": ("CPRIV001",)})
-    for alias in ("docker.io", "index.docker.io", "registry-1.docker.io", "Docker.IO"):
+    for alias in ("docker.io", "index.docker.io", "registry-1.docker.io", "Docker.IO", "docker.io:443"):
         assert not options.registry_allowed(alias, "CCHAN001"), alias
         assert options.registry_allowed(alias, "CPRIV001"), alias
+
+
+def test_a_padded_port_is_the_same_registry() -> None:
+    options = SlackOptions(registry_channels={"registry.corp.example:5000": ("CPRIV001",)})
+    assert not options.registry_allowed("registry.corp.example:05000", "CCHAN001")
