@@ -13,6 +13,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.models import Diagnosis, TriageResult
+from bot.domain.triage.focus import needs_deep_check
 from bot.slack.flows import (
     check_one,
     failure_notice,
@@ -74,7 +75,8 @@ async def answer_privately(services: Services, result: TriageResult, respond: An
     platforms = triage_platforms(result)
     correlation = new_correlation_id()
     # Usually answered from the result cache: triage_into_thread checked these moments ago.
-    outcomes = await asyncio.gather(*(check_one(services, r, platforms, channel=channel,
+    deep = needs_deep_check(result)  # a missing-blob paste needs the blobs checked, as in the thread
+    outcomes = await asyncio.gather(*(check_one(services, r, platforms, channel=channel, deep=deep,
                                                 correlation_id=correlation) for r in refs))
     diagnoses = [o for o in outcomes if isinstance(o, Diagnosis)]
     reconciliation = services.reconcile(result, diagnoses) if diagnoses else []
