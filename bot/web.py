@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_CLOCK_SKEW_S = 5 * 60
 MAX_BODY_BYTES = 1024 * 1024
+BODY_READ_TIMEOUT_S = 10.0  # Slack sends small bodies at once; a trickle is someone holding sockets
 READY_TIMEOUT_S = 2.0
 
 Liveness = Callable[[], Awaitable[bool]]
@@ -76,7 +77,8 @@ def default_readiness(store: StatePort, backend: str) -> Readiness:
 
 def create_web_app(bolt_app: AsyncApp, *, signing_secret: str, store: StatePort,
                    readiness: Readiness | None = None, liveness: Liveness | None = None,
-                   backend: str = "unknown", slack_events_route: bool = True) -> web.Application:
+                   backend: str = "unknown", slack_events_route: bool = True,
+                   body_read_timeout_s: float = BODY_READ_TIMEOUT_S) -> web.Application:
     """HTTP mode serves Slack's requests and the probes; Socket Mode's health port
     (``slack_events_route=False``) serves only the probes: Slack reaches it over the socket, and a
     route without a signing secret to check would take anyone's forged request."""
@@ -84,7 +86,20 @@ def create_web_app(bolt_app: AsyncApp, *, signing_secret: str, store: StatePort,
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
-        body = await request.read()
+        # Refuse what the headers already disqualify before reading a byte of the body, then read it
+        # under a deadline: an unsigned client must not be able to hold connections open for free.
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return web.json_response({"error": "request too large"}, status=413)
+        early = signature_problem(signing_secret, request.headers, b"")
+        if early is not None and early != "bad signature":
+            log.warning("rejected a Slack request: %s", early)
+            return web.json_response({"error": "invalid request signature"}, status=401)
+        try:
+            # (the app's client_max_size caps what read() accepts)
+            body = await asyncio.wait_for(request.read(), body_read_timeout_s)
+        except TimeoutError:
+            log.warning("rejected a Slack request: body not sent within %s s", body_read_timeout_s)
+            return web.json_response({"error": "request body too slow"}, status=408)
         if len(body) > MAX_BODY_BYTES:
             return web.json_response({"error": "request too large"}, status=413)
         problem = signature_problem(signing_secret, request.headers, body)

@@ -107,3 +107,49 @@ def test_an_empty_signing_secret_verifies_nothing() -> None:
     forged = "v0=" + hmac.new(b"", b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
     headers = {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": forged}
     assert signature_problem("", headers, body) == "no signing secret configured"
+
+
+async def _raw_exchange(port: int, head: bytes, body_part: bytes) -> bytes:
+    import asyncio
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head + body_part)
+    await writer.drain()
+    try:
+        return await asyncio.wait_for(reader.read(4096), 10)
+    finally:
+        writer.close()
+
+
+async def test_unsigned_and_trickled_requests_do_not_hold_the_connection() -> None:
+    # Fault injection no real Slack produces: a client that sends headers and then (almost) nothing.
+    import time
+
+    from aiohttp import web
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.store import MemoryStore
+    from bot.web import create_web_app
+
+    bolt = AsyncApp(token="xoxb-x", signing_secret="s")  # never dispatched to: both requests stop first
+    app = create_web_app(bolt, signing_secret="s", store=MemoryStore(), body_read_timeout_s=0.5)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        unsigned = (b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 100000\r\n\r\n")
+        started = time.monotonic()
+        answer = await _raw_exchange(port, unsigned, b"{")
+        assert answer.startswith(b"HTTP/1.1 401"), answer[:40]  # refused on its headers, body never awaited
+        ts = str(int(time.time())).encode()
+        signed_looking = (b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"X-Slack-Request-Timestamp: " + ts + b"\r\nX-Slack-Signature: v0=00\r\n"
+                          b"Content-Length: 1000\r\n\r\n")
+        answer = await _raw_exchange(port, signed_looking, b"{")
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:40]
+        assert time.monotonic() - started < 5
+    finally:
+        await runner.cleanup()
