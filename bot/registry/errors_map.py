@@ -79,6 +79,20 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return re.sub(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+", lambda m: redact_url(m.group(0)), text)
 
 
+_SECRET_ASSIGNMENT = re.compile(
+    r"(?i)\b([\w.-]{0,40}(?:password|passwd|secret|token|signature|credential|api[_-]?key)[\w.-]{0,40})"
+    r"([\"']?\s{0,3}[=:]\s{0,3}[\"']?)([^\s\"',;&]{1,512})")
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+
+
+def scrub_text(text: str) -> str:
+    """Text a registry sent, fit to keep: URLs without userinfo or query, ``password=…``-style values
+    and AWS key ids replaced. (Cheap and local: the full triage redactor is not loaded for a check.)"""
+    text = scrub(text, ())
+    text = _SECRET_ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}[REDACTED]", text)
+    return _AWS_KEY_ID.sub("[REDACTED]", text)
+
+
 def _short(text: str) -> str:
     return text if len(text) <= MAX_EVIDENCE_TEXT else text[:MAX_EVIDENCE_TEXT] + "…"
 
@@ -185,7 +199,9 @@ def error_from_response(
     text = "; ".join(f"{d.code}: {d.message}".strip(": ") for d in details) or None
     if text is None and body and not details:
         text = body[:200].decode("utf-8", "replace").strip() or None
-    evidence = Evidence(status=status, error_code=code, message=_short(text) if text else None,
+    # The registry's own words end up in Slack, Redis and incident timelines: proxies (Nexus, Harbor)
+    # quote upstream URLs with passwords and pre-signed queries in them, so scrub before keeping any.
+    evidence = Evidence(status=status, error_code=code, message=_short(scrub_text(text)) if text else None,
                         url=redact_url(url), headers=cited_headers(headers))
     codes = {d.code for d in details}
 

@@ -20,6 +20,7 @@ from bot.domain.errors import (
     NameUnknown,
     NetworkTimeout,
     RateLimited,
+    RegistryDenied,
     RegistryServerError,
     ResponseTooLarge,
 )
@@ -440,3 +441,22 @@ async def test_cookies_a_registry_sets_are_never_sent_back(start_server: StartSe
         await client.session().head_manifest(server.host, "team/app", "2.0")
     assert len(seen) == 3
     assert seen == [None, None, None]
+
+
+async def test_registry_error_text_is_kept_without_the_secrets_it_quotes(start_server: StartServer) -> None:
+    # Proxy registries quote upstream URLs in their errors; that text reaches Slack, Redis and incidents.
+    message = ("upstream said 403 for https://uploader:hunter2pw@blobs.example.com/x?X-Amz-Signature="
+               "deadbeefcafe&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE password=Sup3rSecret! (ask ops)")
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return oci_error(403, "DENIED", message)
+
+    server = await start_server(handler)
+    async with _client(server.host) as client:
+        with pytest.raises(RegistryDenied) as info:
+            await client.session().get_manifest(server.host, "team/app", "1.0")
+    kept = info.value.evidence.message or ""
+    assert "DENIED" in kept
+    assert "(ask ops)" in kept  # the useful words stay
+    for secret in ("hunter2pw", "deadbeefcafe", "AKIAIOSFODNN7EXAMPLE", "Sup3rSecret!"):
+        assert secret not in kept
