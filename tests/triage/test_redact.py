@@ -48,6 +48,10 @@ PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq8Vd3k\nq1w2e3r4t5y6u
     ("secret_assignment", "REGISTRY_PASS=hunter2secret", "hunter2secret"),
     ("secret_assignment", "export DOCKER_PASS=hunter2secret", "hunter2secret"),
     ("url_password", "curl -u ci:hunter2secret https://r.io/v2/_catalog", "hunter2secret"),
+    ("signed_url", "failed open: https://b.s3.amazonaws.com/v2/blobs/data?X-Amz-Algorithm=AWS4&"
+     "X-Amz-Credential=KEYID%2F20261130&X-Amz-Signature=deadbeefcafe0123 403", "X-Amz-Signature=deadbeefcafe0123"),
+    ("signed_url", "GET https://acct.blob.core.windows.net/c/b?sv=2020-02-10&sig=AbC%2BdEf%3D&se=2026 403",
+     "sig=AbC%2BdEf%3D"),
     ("url_password", "Get https://robot:Sup3rS3cret@registry.acme.io/v2/", "Sup3rS3cret"),
     ("aws_access_key_id", "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
     ("aws_secret_access_key", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",

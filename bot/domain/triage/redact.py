@@ -64,6 +64,14 @@ def _not_after_alnum(text: str, _match: str, s: int, _e: int) -> bool:
     return s == 0 or not text[s - 1].isalnum()
 
 
+_SIGNED_QUERY_KEYS = ("signature", "sig=", "credential", "verify=", "token=", "x-amz-security-token")
+
+
+def _signed_query(_text: str, match: str, _s: int, _e: int) -> bool:
+    query = match.partition("?")[2]
+    return any(key in query for key in _SIGNED_QUERY_KEYS)
+
+
 def _looks_like_base64_secret(text: str, _match: str, s: int, e: int) -> bool:
     # Distinguishes ``auth: dXNlcjpwYXNz`` from English such as ``auth: unauthorized``.
     value = text[s:e]
@@ -274,6 +282,11 @@ RULES: tuple[RedactionRule, ...] = (
     RedactionRule("slack_webhook", ("hooks.slack.com/services/",), _regex_finder(
         r"hooks\.slack\.com/services/([A-Za-z0-9/_-]{10,255})", 1)),
     RedactionRule("secret_assignment", _SECRET_WORDS, _secret_assignments),
+    # Pre-signed blob URLs (S3 X-Amz-Signature, Azure sig=, GCS X-Goog-Signature, Docker Hub verify=):
+    # containerd prints them in "failed open" errors; the whole query is the credential.
+    RedactionRule("signed_url", ("signature", "sig=", "credential", "verify=", "token="), _regex_finder(
+        r"https?://[^\s?\"'<>]{1,2048}\?([^\s\"'<>]{1,4096})", 1, on_lower=True,
+        accept=_signed_query)),
     # ``curl -u user:password`` (only after curl/wget: ``docker run -u 1000:1000`` is a uid:gid).
     RedactionRule("url_password", ("curl", "wget"), _regex_finder(
         r"(?:curl|wget)\b[^\n]{0,512}?[ \t](?:-u|--user)[ \t]+['\"]?[^\s:'\"]{1,256}:([^\s'\"]{1,512})", 1,
