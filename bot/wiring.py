@@ -48,14 +48,6 @@ def fleet_platforms(names: Sequence[str]) -> tuple[Platform, ...]:
     return tuple(dict.fromkeys(platforms))
 
 
-def credentials_identities(settings: Settings) -> dict[str, str]:
-    """registry -> who we are there (host and user name, never the password), for cache keys."""
-    from bot.registry.config import normalize_registry
-
-    return {normalize_registry(host): f"{normalize_registry(host)}:{entry.username}"
-            for host, entry in settings.registries.items() if entry.username}
-
-
 def mirrors_by_registry(settings: Settings) -> Mapping[str, Sequence[str]]:
     from bot.registry.config import normalize_registry
 
@@ -68,7 +60,7 @@ def check_policy(settings: Settings) -> CheckPolicy:
     return CheckPolicy(
         tag_ttl_s=cache.tag_ttl_s, digest_ttl_s=cache.digest_ttl_s, negative_ttl_s=cache.negative_ttl_s,
         default_platforms=fleet_platforms(settings.platforms), mirrors=mirrors_by_registry(settings),
-        credentials_ids=credentials_identities(settings), deadline_s=settings.http.diagnosis_deadline_s)
+        deadline_s=settings.http.diagnosis_deadline_s)
 
 
 async def open_state(settings: Settings, clock: Clock) -> Store:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from bot import metrics
 from bot.domain.diagnose import diagnose, short_digest
-from bot.domain.errors import StoreUnavailable
+from bot.domain.errors import ImagecheckError, StoreUnavailable
 from bot.domain.models import (
     CachedDiagnosis,
     Diagnosis,
@@ -32,7 +32,7 @@ from bot.domain.models import (
     TagSighting,
     Verdict,
 )
-from bot.domain.ports import Clock, RegistrySessionFactory, StatePort
+from bot.domain.ports import Clock, RegistryPort, RegistrySessionFactory, StatePort
 from bot.domain.remedy import FindingKind, remediation_for
 from bot.domain.tags import nearest_tags as rank_nearest_tags
 
@@ -56,7 +56,6 @@ class CheckPolicy:
     lock_ttl_s: float = 30.0
     lock_wait_s: float = 30.0
     # registry -> an identity for the credentials used there (a hash, never the secret), for cache keys
-    credentials_ids: Mapping[str, str] = field(default_factory=dict)
     deadline_s: float | None = 45.0  # one diagnosis, all its requests included
 
 
@@ -104,6 +103,15 @@ class CheckService:
         self.policy = policy or CheckPolicy()
         self._inflight: dict[str, asyncio.Future[Diagnosis]] = {}
 
+    @staticmethod
+    async def _credentials_identity(session: RegistryPort, ref: ImageRef) -> str:
+        # From the credentials the registry client would really use (settings, docker config, helpers):
+        # a CLI user's `docker login` must not put their private answers under the anonymous key.
+        try:
+            return await session.credentials_identity(ref.registry_key)
+        except ImagecheckError:
+            return "unresolved"  # never share a key with the anonymous answers when unsure
+
     # --- public ---------------------------------------------------------------------------------
 
     async def check(self, ref: ImageRef, *, platforms: Sequence[Platform] = (), deep: bool = False,
@@ -113,7 +121,8 @@ class CheckService:
         wanted = tuple(platforms) or self.policy.default_platforms
         if mirrors is None:
             mirrors = tuple(self.policy.mirrors.get(ref.registry_key, ()))
-        identity = credentials_id or self.policy.credentials_ids.get(ref.registry_key, "")
+        session = self.registry()  # one session per check: its identity keys the cache, it asks the registry
+        identity = credentials_id or await self._credentials_identity(session, ref)
         key = cache_key(ref, wanted, deep, identity, mirrors)
         degraded: list[str] = []
         asked_at = self.clock.now()
@@ -145,7 +154,8 @@ class CheckService:
         future: asyncio.Future[Diagnosis] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            diagnosis = await self._check_once(key, ref, wanted, deep, fresh, mirrors, asked_at, degraded)
+            diagnosis = await self._check_once(key, session, ref, wanted, deep, fresh, mirrors, asked_at,
+                                               degraded)
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -181,7 +191,8 @@ class CheckService:
 
     # --- one real check, coordinated across replicas --------------------------------------------
 
-    async def _check_once(self, key: str, ref: ImageRef, wanted: tuple[Platform, ...], deep: bool,
+    async def _check_once(self, key: str, session: RegistryPort, ref: ImageRef, wanted: tuple[Platform, ...],
+                          deep: bool,
                           fresh: bool, mirrors: Sequence[str], asked_at: datetime,
                           degraded: list[str]) -> Diagnosis:
         async with self._single_flight(key, degraded) as holding:
@@ -191,14 +202,13 @@ class CheckService:
                 if cached is not None and (not fresh or cached.stored_at > asked_at):
                     metrics.SINGLE_FLIGHT_JOINS.inc()
                     return self._from_cache(cached, ref)
-            diagnosis = await self._diagnose(ref, wanted, deep, mirrors)
+            diagnosis = await self._diagnose(session, ref, wanted, deep, mirrors)
             await self._record_tag(ref, diagnosis, degraded)
             await self._cache_put(key, ref, diagnosis, degraded)
             return diagnosis
 
-    async def _diagnose(self, ref: ImageRef, wanted: Sequence[Platform], deep: bool,
+    async def _diagnose(self, session: RegistryPort, ref: ImageRef, wanted: Sequence[Platform], deep: bool,
                         mirrors: Sequence[str]) -> Diagnosis:
-        session = self.registry()
         started = self.clock.monotonic()
         try:
             async with asyncio.timeout(self.policy.deadline_s):

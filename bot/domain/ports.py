@@ -45,6 +45,12 @@ class RegistryPort(Protocol):
 
     def has_credentials(self, registry: str) -> bool: ...
 
+    async def credentials_identity(self, registry: str) -> str:
+        """Who this session asks ``registry`` as: a non-secret identity of the credentials it would use
+        (changes when the password does), or "" when it asks anonymously. Cache keys are built from it,
+        so one identity's answers are never served to another."""
+        ...
+
     async def head_manifest(self, registry: str, repository: str, reference: str, *,
                             anonymous: bool = False) -> ManifestHead: ...
 

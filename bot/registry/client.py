@@ -292,6 +292,11 @@ class RegistrySession:
     def has_credentials(self, registry: str) -> bool:
         return self._client.credentials.has(registry)
 
+    async def credentials_identity(self, registry: str) -> str:
+        await self._client.credentials.prewarm()
+        found = await self._client.credentials.get(registry)
+        return found.identity() if found is not None else ""
+
     # --- the port ---------------------------------------------------------------------------------
 
     async def head_manifest(self, registry: str, repository: str, reference: str, *,

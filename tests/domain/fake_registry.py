@@ -103,6 +103,9 @@ class FakeRegistry:
     def has_credentials(self, registry: str) -> bool:
         return registry in self.credentials_for
 
+    async def credentials_identity(self, registry: str) -> str:
+        return f"user-for-{registry}" if registry in self.credentials_for else ""
+
     def _meta(self, registry: str, path: str) -> ResponseMeta:
         return ResponseMeta(status=200, url=f"https://{registry}/v2/{path}", date=self.date,
                             rate_limit=self.rate_limit)

@@ -316,3 +316,22 @@ async def test_a_joined_check_whose_owner_is_cancelled_asks_for_itself():
     assert owner.cancelled()
     assert d.verdict is Verdict.ok
     assert d.requests == 1  # it made its own requests
+
+
+async def test_answers_cached_with_credentials_are_not_served_to_anonymous_askers():
+    # A CLI user's own `docker login` (or a bot with registry credentials) must not fill the shared cache
+    # under the anonymous key: those answers may be about private images.
+    world = _world()
+    clock = ManualClock()
+    store = MemoryStore(clock=clock)
+    with_creds = CheckService(Sessions(lambda: FakeRegistry(world, credentials_for={HOST})), store, clock)
+    anonymous_sessions = Sessions(lambda: FakeRegistry(world))
+    anonymous = CheckService(anonymous_sessions, store, clock)
+    ref = parse_reference(f"{HOST}/payments/api:1.9.0")
+    first = await with_creds.check(ref)
+    assert first.verdict is Verdict.ok
+    second = await anonymous.check(ref)
+    assert not second.from_cache
+    assert anonymous_sessions.requests > 0
+    again = await with_creds.check(ref)
+    assert again.from_cache  # the same identity still shares its own answers
