@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from bot import metrics
 from bot.cli.collector import fewer_collections
@@ -32,9 +33,11 @@ if TYPE_CHECKING:
 
 COMMAND = "triage"
 MAX_CHECKS = 5
-# Read a little more than the paste cap so triage can tell a file was cut (and say so).
-_READ_LIMIT = MAX_PASTE_BYTES + 64 * 1024
-
+# Read the start and the end of a long input (triage keeps both and drops the middle), never the
+# whole of a huge file or stream; a little more than the cap, so triage can tell it was cut.
+_HEAD_BYTES = MAX_PASTE_BYTES // 2
+_TAIL_BYTES = MAX_PASTE_BYTES
+_CHUNK = 64 * 1024
 
 def configure(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("files", nargs="*", metavar="FILE",
@@ -54,10 +57,26 @@ def _clean(text: str) -> str:
 
 def _read(name: str) -> str:
     if name == "-":
-        return sys.stdin.read(_READ_LIMIT)
+        binary = getattr(sys.stdin, "buffer", None)  # a text-only stdin (embedding, tests) has none
+        if binary is None:
+            return _head_and_tail(io.BytesIO(sys.stdin.read().encode("utf-8", errors="replace")))
+        return _head_and_tail(binary)
     with open(name, "rb") as fh:
-        return fh.read(_READ_LIMIT).decode("utf-8", errors="replace")
+        return _head_and_tail(fh)
 
+
+def _head_and_tail(stream: BinaryIO) -> str:
+    head = stream.read(_HEAD_BYTES)
+    tail = bytearray()
+    dropped = False
+    while chunk := stream.read(_CHUNK):
+        tail += chunk
+        if len(tail) > _TAIL_BYTES + _CHUNK:  # keep only the last _TAIL_BYTES, a chunk at a time
+            del tail[: len(tail) - _TAIL_BYTES]
+            dropped = True
+    # a marker line where the middle went (triage's own cut will notice the size and say so)
+    middle = b"\n[imagecheck: the middle of this input was not read]\n" if dropped else b""
+    return (bytes(head) + middle + bytes(tail)).decode("utf-8", errors="replace")
 
 def _load_inputs(names: Sequence[str]) -> list[tuple[str, str]] | None:
     inputs: list[tuple[str, str]] = []

@@ -154,3 +154,18 @@ def test_a_missing_blob_paste_gets_a_deep_check_that_finds_the_blob(tmp_path: Pa
     [line] = result["reconciliation"]
     assert "confirmed" in line
     assert "node's side" not in line
+
+
+def test_a_huge_log_file_is_triaged_on_its_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # CI and build logs end with their error; a multi-megabyte log must still be read to its end.
+    log = tmp_path / "ci.log"
+    noise = b"Step 12/40 : RUN make build-everything-with-a-lot-of-output-and-more-output\n"
+    with log.open("wb") as fh:
+        for _ in range(6 * 1024 * 1024 // len(noise)):
+            fh.write(noise)
+        fh.write(b"ERROR: failed to solve: nginx:1.27-alpne: docker.io/library/nginx:1.27-alpne: not found\n")
+    assert main(["triage", "--offline", "--json", str(log)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["category"] == "tag_not_found"
+    assert [r["normalized"] for r in result["references"]] == ["docker.io/library/nginx:1.27-alpne"]
+    assert result["truncated"] is True
