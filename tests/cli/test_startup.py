@@ -11,6 +11,7 @@ commands. No timings are asserted.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -40,8 +41,11 @@ out, sys.argv = sys.argv[1], ["bot", *sys.argv[2:]]
 try:
     runpy.run_module("bot", run_name="__main__", alter_sys=True)
 finally:
+    loader = sys.modules.get("pydantic.plugin._loader")
+    scanned = loader is not None and loader._plugins is not None  # pydantic's cache of installed plugins
     with open(out, "w", encoding="utf-8") as f:
-        f.write("\\n".join(sorted(sys.modules)))
+        f.write("\\n".join([*(n for n, m in sorted(sys.modules.items()) if m is not None),
+                            "@plugins-scanned" if scanned else "@plugins-not-scanned"]))
 """
 
 
@@ -49,8 +53,10 @@ def _run(tmp_path: Path, *args: str,
          config: dict[str, object] | None = None) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     config_path = write_config(tmp_path, config) if config is not None else None
     modules = tmp_path / "modules.txt"
+    env = clean_env(tmp_path, config_path)
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)  # the CLI must set it itself (bot.cli.lean_imports)
     done = subprocess.run([sys.executable, "-c", _AS_DASH_M, str(modules), "check", *args], capture_output=True,
-                          text=True, timeout=90, cwd=REPO_ROOT, env=clean_env(tmp_path, config_path), check=False)
+                          text=True, timeout=90, cwd=REPO_ROOT, env=env, check=False)
     return done, set(modules.read_text(encoding="utf-8").split())
 
 
@@ -69,6 +75,23 @@ def test_a_real_check_of_an_existing_tag_imports_nothing_heavy(tmp_path: Path, r
     assert '"verdict":"ok"' in done.stdout
     assert "bot.registry.client" in names
     assert _loaded(names, (*NEVER_FOR_CHECK, RAPIDFUZZ)) == []
+
+
+def test_a_real_check_skips_httpx_own_command_line_and_the_pydantic_plugin_scan(
+        tmp_path: Path, registry_open: LocalRegistry) -> None:
+    # bot.cli.lean_imports: httpx imports rich and click for its own CLI whenever they are installed (the
+    # dev tools install them), and pydantic reads every installed distribution's metadata looking for
+    # plugins. Together they were about a fifth of a loopback batch check.
+    assert importlib.util.find_spec("rich"), "precondition: installed (by the dev tools)"
+    assert importlib.util.find_spec("click"), "precondition: installed (by the dev tools)"
+    ref = registry_open.ref(registry_open.scenarios.single_oci.repository, "1.0")
+    done, names = _run(tmp_path, ref, "--json", config={"registries": {registry_open.host: {"insecure": True}}})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"verdict":"ok"' in done.stdout
+    assert "httpx" in names
+    assert "pydantic" in names
+    assert _loaded(names, ("httpx._main", "rich", "click")) == []
+    assert "@plugins-not-scanned" in names
 
 
 def test_a_missing_tag_still_gets_nearest_tags(tmp_path: Path, registry_open: LocalRegistry) -> None:
