@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
+import sys
 from typing import Protocol
 
 from bot.cli.collector import fewer_collections, skip_collection_at_exit
+from bot.cli.lean_imports import skip_unused_library_imports
 
 # Each module exposes ``configure(parser)`` and ``run(args) -> int`` and keeps top-level imports light.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -48,6 +52,7 @@ def _selected_command(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str]) -> int:
+    skip_unused_library_imports()  # see bot.cli.lean_imports: modules no command uses
     skip_collection_at_exit()  # see bot.cli.collector: the collector was a fifth of a short check's time
     with fewer_collections():  # importing the command is most of start-up
         parser = build_parser(_selected_command(argv))
@@ -63,3 +68,15 @@ def main(argv: list[str]) -> int:
         return module.run(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
+
+
+def _reader_went_away() -> int:
+    """``imagecheck check … | head`` closed the pipe: stop quietly, as a shell tool does on SIGPIPE.
+    stdout is pointed at /dev/null first, or the interpreter's final flush raises the same error again
+    and prints it on the way out."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE  # the status a shell reports for a writer killed by SIGPIPE
