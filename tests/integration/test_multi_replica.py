@@ -18,7 +18,9 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bench._harness import (
+from tests.fixtures.slack_emulator import Call, SlackEmulator
+from tests.support.local_registry import LocalRegistry
+from tests.support.serve_replicas import (
     FORM,
     JSON,
     ServeProcess,
@@ -29,8 +31,6 @@ from bench._harness import (
     slash_command_body,
     start_serve,
 )
-from tests.fixtures.slack_emulator import Call, SlackEmulator
-from tests.support.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.slow
 
