@@ -99,7 +99,15 @@ def _rows(case: str, ours: Measured, theirs: Measured) -> list[dict[str, object]
     return rows
 
 
-def _startup_rows(env: dict[str, str], ref: str) -> list[dict[str, object]]:
+# The libraries a check can't do without (the chosen stack: asyncio, httpx, pydantic, pydantic-settings,
+# PyYAML for the settings file, docker-image-py for references), imported as the CLI imports them
+# (bot.cli.lean_imports) and nothing of imagecheck's own: the least any ``imagecheck check`` can cost.
+STACK_FLOOR = ("import sys; sys.modules.setdefault('httpx._main', None)\n"
+               "import asyncio, httpx, pydantic, pydantic_settings, yaml, docker_image.reference\n"
+               "from pydantic import BaseModel")
+
+
+def _startup_rows(env: dict[str, str], ref: str, skopeo_batch_s: float) -> list[dict[str, object]]:
     def wall(argv: list[str]) -> float:
         started = time.perf_counter()
         subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, timeout=60, check=True)
@@ -107,6 +115,7 @@ def _startup_rows(env: dict[str, str], ref: str) -> list[dict[str, object]]:
 
     bare = median([wall([sys.executable, "-c", "pass"]) for _ in range(REPETITIONS)])
     helped = median([wall([sys.executable, "-m", "bot", "check", "--help"]) for _ in range(REPETITIONS)])
+    floor = median([wall([sys.executable, "-c", STACK_FLOOR]) for _ in range(REPETITIONS)])
     # A real check, then what it loaded: the lean-imports promise holds for a run, not only for --help.
     probe = ("import sys\nfrom bot.cli.main import main\nrc = main(['check', sys.argv[1], '--json'])\n"
              f"print('LOADED', ' '.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))")
@@ -118,6 +127,9 @@ def _startup_rows(env: dict[str, str], ref: str) -> list[dict[str, object]]:
         {"case": "start-up: python -c pass", "tool": "python", "median_ms": ms(bare), "runs": REPETITIONS},
         {"case": "start-up: imagecheck check --help", "tool": "imagecheck", "median_ms": ms(helped),
          "runs": REPETITIONS},
+        {"case": "floor: import the stack's libraries, no work", "tool": "python", "median_ms": ms(floor),
+         "runs": REPETITIONS, "ratio_ic/skopeo": round(floor / skopeo_batch_s, 2),
+         "answer": "ratio vs skopeo's batch of 8"},
         {"case": "a real check loads slack/redis/aiohttp/prometheus/triage?", "tool": "imagecheck", "answer": heavy},
     ]
 
@@ -156,8 +168,9 @@ def run() -> list[dict[str, object]]:
             return [f"{host}/{repo}:{tag}" for repo, tag in pairs]
 
         env = cli_environment(directory / "cli", {"registries": {reg.host: registry_entry(reg)}})
+        skopeo_batch = _measure(reg, _skopeo(refs(reg.host, batch)), REPETITIONS)
         rows = _rows(f"batch of {len(batch)}", _measure(reg, _imagecheck(env, refs(reg.host, batch)), REPETITIONS),
-                     _measure(reg, _skopeo(refs(reg.host, batch)), REPETITIONS))
+                     skopeo_batch)
         for case, pair in singles.items():
             ref = refs(reg.host, [pair])
             rows += _rows(case, _measure(reg, _imagecheck(env, ref), REPETITIONS),
@@ -172,7 +185,7 @@ def run() -> list[dict[str, object]]:
                           _measure(reg, _imagecheck(far_env, refs(proxy.host, batch)), REPETITIONS),
                           _measure(reg, _skopeo(refs(proxy.host, batch)), REPETITIONS))
 
-        rows += _startup_rows(env, refs(reg.host, [singles["single-arch"]])[0])
+        rows += _startup_rows(env, refs(reg.host, [singles["single-arch"]])[0], median(skopeo_batch.wall_s))
         rows += asyncio.run(_repeat_in_process(reg, directory, refs(reg.host, [singles["multi-arch index"]])[0]))
         return rows
 
