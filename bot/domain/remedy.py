@@ -164,7 +164,8 @@ def _steps_repo_missing(d: Diagnosis) -> list[RemediationStep | None]:
     return [
         RemediationStep(text=f"Check the repository name: `{d.reference.path}` on `{d.reference.domain}` "
                              "(project/namespace, organisation, region, a registry host that was renamed)."),
-        RemediationStep(text="If it is private, make sure the node pulls with credentials that can read it:"),
+        RemediationStep(text="If it is private, the node needs credentials that can read it: a pull secret "
+                             "for this exact host, whose account has pull access to the repository."),
         _pull_secret_hosts(d),
         RemediationStep(text="Try it with the credentials the node uses:",
                         command=f"skopeo inspect --raw --creds '<user>:<token>' "
@@ -231,7 +232,7 @@ def _steps_rate_limited(d: Diagnosis) -> list[RemediationStep | None]:
         RemediationStep(text="The registry is throttling pulls. Pods recover by themselves once the "
                              "window resets; do not restart them in a loop (each retry spends quota)."),
         RemediationStep(text=f"Pull from `{d.reference.domain}` with credentials (authenticated quotas are "
-                             "higher, and per account instead of per shared NAT address):"),
+                             "higher, and per account instead of per shared NAT address)."),
         _pull_secret_hosts(d),
         RemediationStep(text="Stop spending quota: pin digests and use imagePullPolicy: IfNotPresent, or "
                              "pull through a caching mirror."),

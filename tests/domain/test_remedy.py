@@ -27,6 +27,16 @@ def test_every_verdict_has_readable_steps(verdict: Verdict):
     assert all(step.text.strip() for step in steps)
 
 
+@pytest.mark.parametrize("verdict", list(Verdict))
+def test_a_step_that_announces_a_command_carries_one(verdict: Verdict):
+    # "…, make sure X:" followed by nothing reads as a snippet that failed to render. Every verdict, with
+    # a digest and with every kind of finding, so steps only some findings add are covered too.
+    findings = [Finding(kind=kind, summary=kind.value) for kind in FindingKind]
+    for d in (_d(verdict), _d(verdict, digest=DIGEST, findings=findings)):
+        dangling = [s.text for s in remediation_for(d) if s.text.rstrip().endswith(":") and not s.command]
+        assert dangling == []
+
+
 def test_ok_with_a_digest_offers_the_pin_and_node_side_checks():
     cmds = _commands(_d(Verdict.ok, digest=DIGEST))
     assert f"kubectl -n <namespace> set image deploy/<deployment> <container>={REF.name}@{DIGEST}" in cmds
