@@ -17,7 +17,7 @@ from bot.domain.checking import CheckPolicy, CheckService
 from bot.domain.clock import SystemClock
 from bot.domain.errors import ConfigError, InvalidPlatform
 from bot.domain.models import Platform
-from bot.domain.ports import Clock
+from bot.domain.ports import CheckMetrics, Clock
 from bot.domain.reference import parse_platform
 
 if TYPE_CHECKING:
@@ -77,8 +77,13 @@ async def open_state(settings: Settings, clock: Clock) -> Store:
 
 @asynccontextmanager
 async def build_runtime(settings: Settings | None = None, *, registry_client: RegistryClient | None = None,
-                        store: Store | None = None, clock: Clock | None = None) -> AsyncIterator[Runtime]:
-    """Everything a front end needs, closed again on exit. Tests may pass their own client, store or clock."""
+                        store: Store | None = None, clock: Clock | None = None,
+                        check_metrics: CheckMetrics | None = None) -> AsyncIterator[Runtime]:
+    """Everything a front end needs, closed again on exit. Tests may pass their own client, store or clock.
+
+    The checks count into the Prometheus metrics unless ``check_metrics`` says otherwise (the one-shot
+    CLI passes ``NoCheckMetrics``: nobody can scrape a process that is about to exit).
+    """
     if settings is None:
         from bot.settings import Settings
 
@@ -95,7 +100,11 @@ async def build_runtime(settings: Settings | None = None, *, registry_client: Re
     try:
         if store is None:
             store = await open_state(settings, clock)
-        checks = CheckService(registry_client.session, store, clock, policy)
+        if check_metrics is None:
+            from bot.metrics_port import PrometheusCheckMetrics
+
+            check_metrics = PrometheusCheckMetrics()
+        checks = CheckService(registry_client.session, store, clock, policy, metrics=check_metrics)
         yield Runtime(settings=settings, checks=checks, store=store, registry_client=registry_client,
                       clock=clock)
     finally:

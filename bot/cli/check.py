@@ -5,7 +5,8 @@ and numbered next steps; ``--json`` prints one ``Diagnosis`` per line. Exit stat
 is pullable, 1 when a problem was found, 2 for bad usage (an invalid reference or platform).
 
 Imports stay light: the registry client and the store are loaded inside ``run`` (Redis only when
-``REDIS_URL`` is set), Slack never, and prometheus_client not at all (metrics are not recorded).
+``REDIS_URL`` is set), Slack never, and prometheus_client not at all (nothing is counted: the checks
+get ``NoCheckMetrics``, and the registry client's and the store's counts are dropped).
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def render(d: Diagnosis, style: _Style) -> str:
             bullet = style("-", colour) if colour else "-"
             cited = [str(f.evidence.status) if f.evidence.status else "", f.evidence.error_code or ""]
             cite = " ".join(c for c in cited if c)
+            if cite and cite in f.summary:
+                cite = ""  # the summary already quotes the registry's answer: "… (404 MANIFEST_UNKNOWN)"
             lines.append(f"    {bullet} {clean(f.summary)}" + (f" [{clean(cite)}]" if cite else ""))
             if f.evidence.exception:
                 lines.append(f"        {clean(f.evidence.exception)}")
@@ -113,9 +116,11 @@ def _parse_refs(texts: Sequence[str]) -> list[ImageRef] | None:
 
 async def check_all(refs: Sequence[ImageRef], platforms: Sequence[Platform], *, deep: bool, fresh: bool,
                     settings: Settings | None = None) -> list[Diagnosis]:
+    from bot.domain.checking import NoCheckMetrics
     from bot.wiring import build_runtime
 
-    async with build_runtime(settings) as runtime:
+    # One process, one run: nobody can scrape what it would count.
+    async with build_runtime(settings, check_metrics=NoCheckMetrics()) as runtime:
         return await runtime.checks.check_many(list(refs), platforms=platforms, deep=deep, fresh=fresh)
 
 
@@ -138,7 +143,8 @@ def _run(args: argparse.Namespace) -> int:
     if settings is None:
         return USAGE_ERROR
     try:
-        # One process, one run: nobody can scrape its metrics, so don't import prometheus_client for them.
+        # The registry client and the store count through bot.metrics themselves: drop those counts too,
+        # so that prometheus_client is never imported.
         with metrics.not_recorded():
             diagnoses = asyncio.run(check_all(refs, platforms, deep=args.deep, fresh=args.fresh,
                                               settings=settings))

@@ -155,9 +155,11 @@ async def check_references(results: Sequence[TriageResult], given: Sequence[Plat
     The references the failure lines name go first (``refs_to_check``), and a missing-blob or
     invalid-manifest paste gets deep checks, the only kind that looks past the manifest.
     """
+    from bot.domain.checking import NoCheckMetrics
     from bot.wiring import build_runtime
 
-    async with build_runtime(settings) as runtime:
+    # A one-shot process: nobody can scrape what it would count.
+    async with build_runtime(settings, check_metrics=NoCheckMetrics()) as runtime:
         async def one(result: TriageResult) -> list[Diagnosis]:
             refs = [parse_reference(r.as_written) for r in refs_to_check(result, MAX_CHECKS)]
             platforms = _platforms_for(result, given)
@@ -188,7 +190,7 @@ def _run(args: argparse.Namespace) -> int:
         if settings is None:
             return USAGE_ERROR
         try:
-            with metrics.not_recorded():  # a one-shot process: nobody can scrape its metrics
+            with metrics.not_recorded():  # the registry client's and the store's own counts
                 checked = asyncio.run(check_references(results, platforms, settings))
         except ConfigError as exc:
             return config_error(COMMAND, exc)

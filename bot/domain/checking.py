@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from bot import metrics
 from bot.domain.diagnose import diagnose, short_digest
 from bot.domain.errors import ImagecheckError, StoreUnavailable
 from bot.domain.models import (
@@ -32,7 +31,7 @@ from bot.domain.models import (
     TagSighting,
     Verdict,
 )
-from bot.domain.ports import Clock, RegistryPort, RegistrySessionFactory, StatePort
+from bot.domain.ports import CheckMetrics, Clock, RegistryPort, RegistrySessionFactory, StatePort
 from bot.domain.remedy import FindingKind, remediation_for
 from bot.domain.tags import nearest_tags as rank_nearest_tags
 
@@ -92,15 +91,32 @@ def tag_moved_finding(ref: ImageRef, digest: str, sightings: Sequence[TagSightin
                                   f"last seen {previous.last_seen.isoformat()}"))
 
 
+class NoCheckMetrics:
+    """Counts nothing: for a one-shot CLI run (nobody can scrape it) and for tests that don't count."""
+
+    def check_finished(self, verdict: Verdict) -> None:
+        pass
+
+    def cache_hit(self) -> None:
+        pass
+
+    def cache_miss(self) -> None:
+        pass
+
+    def single_flight_joined(self) -> None:
+        pass
+
+
 class CheckService:
     """What the CLI and the Slack app call to check references."""
 
     def __init__(self, registry: RegistrySessionFactory, state: StatePort, clock: Clock,
-                 policy: CheckPolicy | None = None) -> None:
+                 policy: CheckPolicy | None = None, *, metrics: CheckMetrics | None = None) -> None:
         self.registry = registry
         self.state = state
         self.clock = clock
         self.policy = policy or CheckPolicy()
+        self.metrics: CheckMetrics = metrics if metrics is not None else NoCheckMetrics()
         self._inflight: dict[str, asyncio.Future[Diagnosis]] = {}
 
     @staticmethod
@@ -130,9 +146,9 @@ class CheckService:
         if not fresh:
             cached = await self._cache_get(key, degraded)
             if cached is not None:
-                metrics.CACHE.labels(result="hit").inc()
+                self.metrics.cache_hit()
                 return self._finish(self._from_cache(cached, ref), correlation_id, degraded)
-        metrics.CACHE.labels(result="miss").inc()
+        self.metrics.cache_miss()
 
         running = self._inflight.get(key)
         if running is not None and not fresh:
@@ -147,7 +163,7 @@ class CheckService:
                 return await self.check(ref, platforms=platforms, deep=deep, fresh=fresh,
                                         credentials_id=credentials_id, correlation_id=correlation_id,
                                         mirrors=mirrors)
-            metrics.SINGLE_FLIGHT_JOINS.inc()
+            self.metrics.single_flight_joined()
             return self._finish(shared.model_copy(update={"reference": ref, "requests": 0}),
                                 correlation_id, degraded)
 
@@ -200,7 +216,7 @@ class CheckService:
                 # Whoever held the lock before us may have answered exactly this question.
                 cached = await self._cache_get(key, degraded)
                 if cached is not None and (not fresh or cached.stored_at > asked_at):
-                    metrics.SINGLE_FLIGHT_JOINS.inc()
+                    self.metrics.single_flight_joined()
                     return self._from_cache(cached, ref)
             diagnosis = await self._diagnose(session, ref, wanted, deep, mirrors)
             await self._record_tag(ref, diagnosis, degraded)
@@ -302,7 +318,7 @@ class CheckService:
     def _finish(self, d: Diagnosis, correlation_id: str | None, degraded: list[str]) -> Diagnosis:
         d = d.model_copy(deep=True, update={"correlation_id": correlation_id,
                                  "degraded": [*dict.fromkeys([*d.degraded, *degraded])]})
-        metrics.CHECKS.labels(verdict=d.verdict.value).inc()
+        self.metrics.check_finished(d.verdict)
         # One line per check: the correlation id is also in the Slack message's context line, so a
         # reply in a channel can be matched to its log line (and the registry's access log by time).
         log.info("check", extra={"reference": d.reference.normalized, "verdict": d.verdict.value,

@@ -21,6 +21,7 @@ from bot.domain.models import (
     ManifestHead,
     TagList,
     TagSighting,
+    Verdict,
 )
 
 
@@ -28,6 +29,30 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
     def monotonic(self) -> float: ...
+
+
+class CheckMetrics(Protocol):
+    """What the check service reports as it answers, named for what happened.
+
+    The server's adapter turns these into counters for /metrics; a one-shot CLI run, which nobody can
+    scrape, and tests pass ``NoCheckMetrics`` (``bot.domain.checking``) or a fake that records.
+    """
+
+    def check_finished(self, verdict: Verdict) -> None:
+        """One answer handed to a caller, whether asked of the registry, cached or shared."""
+        ...
+
+    def cache_hit(self) -> None:
+        """The result cache answered, without asking the registry."""
+        ...
+
+    def cache_miss(self) -> None:
+        """The result cache had no answer (or a re-check skipped it)."""
+        ...
+
+    def single_flight_joined(self) -> None:
+        """An identical check already running (here, or on another replica under its lock) answered."""
+        ...
 
 
 class RegistryPort(Protocol):

@@ -20,6 +20,7 @@ from bot.domain.errors import StoreUnavailable
 from bot.domain.models import Verdict
 from bot.domain.reference import parse_platform, parse_reference
 from bot.domain.remedy import FindingKind
+from bot.metrics_port import PrometheusCheckMetrics
 from bot.store.memory_store import MemoryStore
 from tests.domain.fake_registry import FakeRegistry, Repo
 
@@ -72,7 +73,9 @@ def _service(world=None, *, policy: CheckPolicy | None = None, clock: ManualCloc
     clock = clock or ManualClock()
     sessions = Sessions(lambda: FakeRegistry(world))
     store = store if store is not None else MemoryStore(clock=clock)
-    return CheckService(sessions, store, clock, policy or CheckPolicy()), sessions, clock
+    # Counted into the server's Prometheus metrics, as bot.wiring does, so tests can read the counters.
+    service = CheckService(sessions, store, clock, policy or CheckPolicy(), metrics=PrometheusCheckMetrics())
+    return service, sessions, clock
 
 
 def _hits() -> float:
@@ -188,7 +191,8 @@ async def test_concurrent_identical_checks_in_one_process_make_one_set_of_reques
     world = _world()
     clock = ManualClock()
     sessions = Sessions(lambda: GatedRegistry(world, gate=gate))
-    service = CheckService(sessions, MemoryStore(clock=clock), clock, CheckPolicy())
+    service = CheckService(sessions, MemoryStore(clock=clock), clock, CheckPolicy(),
+                           metrics=PrometheusCheckMetrics())
     ref = parse_reference(f"{HOST}/payments/api:1.9.0")
     joins = metrics.SINGLE_FLIGHT_JOINS._value.get()
     tasks = [asyncio.create_task(service.check(ref)) for _ in range(5)]
