@@ -142,7 +142,8 @@ def _evidence_lines(finding: Finding) -> str:
     if ev.error_code:
         bits.append(code(ev.error_code, 80))
     line = f"• *{escape_within(finding.summary, 400)}*"
-    if bits:
+    quoted = str(ev.status) in finding.summary and (ev.error_code or "") in finding.summary
+    if bits and not quoted:  # else the summary already quotes the answer: "… (404 MANIFEST_UNKNOWN)"
         line += "  (" + ", ".join(bits) + ")"
     if ev.message and ev.message != finding.summary:
         line += "\n    " + code(ev.message, 400)

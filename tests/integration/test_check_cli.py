@@ -96,6 +96,14 @@ def test_missing_tag_suggests_the_nearest_tags(tmp_path: Path, registry_open: Lo
     assert d["requests"] == registry_open.traffic_since(mark).total == 2
 
 
+def test_human_output_quotes_the_registry_answer_once(tmp_path: Path, registry_open: LocalRegistry):
+    payments = registry_open.scenarios.payments
+    run = run_check(tmp_path, _insecure(registry_open.host), registry_open.ref(payments.repository, "1.8.4"),
+                    json_output=False)
+    line = next(x for x in run.stdout.splitlines() if "has no manifest for tag 1.8.4" in x)
+    assert line.count("404 MANIFEST_UNKNOWN") == 1, line  # not "(404 MANIFEST_UNKNOWN) [404 MANIFEST_UNKNOWN]"
+
+
 def test_missing_digest_in_an_existing_repository(tmp_path: Path, registry_open: LocalRegistry):
     payments = registry_open.scenarios.payments
     run = run_check(tmp_path, _insecure(registry_open.host),

@@ -130,6 +130,19 @@ def test_diagnosis_shows_the_facts_a_reader_needs() -> None:
     assert '"actions"' not in blob  # no incident, no buttons
 
 
+def test_an_answer_the_summary_already_quotes_is_not_repeated() -> None:
+    summary = "registry has no manifest for tag 1.99 (404 MANIFEST_UNKNOWN)"
+    quoting = not_found().model_copy(update={"findings": [Finding(
+        kind="tag_missing", severity=Severity.error, summary=summary,
+        evidence=Evidence(status=404, error_code="MANIFEST_UNKNOWN"))]})
+    blob = json.dumps(render_diagnosis(quoting).as_dicts())
+    assert blob.count("MANIFEST_UNKNOWN") == 1
+    assert "HTTP 404" not in blob
+    blob = json.dumps(render_diagnosis(not_found()).as_dicts())  # a summary that doesn't quote it: cited
+    assert "HTTP 404" in blob
+    assert "MANIFEST_UNKNOWN" in blob
+
+
 def test_tags_that_break_the_grammar_are_not_shown() -> None:
     r = render_tags("docker.io/library/nginx:1.99", ["1.27", "<!here>", "a b", "-bad", "ok_tag"])
     blob = json.dumps(r.as_dicts())
