@@ -446,6 +446,12 @@ class Incident(BaseModel):
     def make_id(channel: str, thread_ts: str) -> str:
         return f"{channel}:{thread_ts}"
 
+    def participants(self) -> frozenset[str]:
+        """Who took part: the user who started it and every actor on its timeline. The store indexes
+        incidents by these users and App Home shows each user only these incidents."""
+        actors = {event.actor for event in self.timeline if event.actor}
+        return frozenset({self.created_by, *actors} if self.created_by else actors)
+
 
 class TagSighting(BaseModel):
     """One ``tag -> digest`` mapping as seen over time (tag history)."""

@@ -122,6 +122,12 @@ class StatePort(Protocol):
 
     async def list_incidents(self, *, limit: int = 20, include_resolved: bool = False) -> list[Incident]: ...
 
+    async def list_user_incidents(self, user: str, *, limit: int = 20,
+                                  include_resolved: bool = False) -> list[Incident]:
+        """The incidents ``user`` took part in (``Incident.participants``), most recent first, however
+        many newer incidents of other users the workspace has."""
+        ...
+
     # dedupe: True the first time ``key`` is claimed within ``ttl_s``, False after
     async def claim_once(self, key: str, ttl_s: float) -> bool: ...
 

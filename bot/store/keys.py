@@ -30,6 +30,11 @@ class Keys:
         """Sorted set of incident ids scored by ``updated_at`` (epoch seconds)."""
         return f"{self.prefix}incidents"
 
+    def user_incident_index(self, user: str) -> str:
+        """Sorted set of the ids of incidents ``user`` took part in, scored by ``updated_at``. Like the
+        incidents themselves it expires ``incident_ttl_s`` after the last save that touched it."""
+        return f"{self.prefix}user-incidents:{user}"
+
     def claim(self, key: str) -> str:
         return f"{self.prefix}once:{key}"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +50,8 @@ class MemoryStore:
         # skipped when popped, and the heap is rebuilt when stale items outnumber live entries.
         self._expiries: list[tuple[float, str]] = []
         self._incident_index: dict[str, float] = {}  # incident id -> updated_at epoch seconds
+        self._user_index: dict[str, dict[str, float]] = {}  # user -> the same, for their incidents
+        self._participants: dict[str, frozenset[str]] = {}  # incident id -> users indexing it
 
     def __len__(self) -> int:
         """Entries held right now, expired-but-not-yet-dropped ones included."""
@@ -126,23 +128,61 @@ class MemoryStore:
 
     async def save_incident(self, incident: Incident) -> None:
         self._set(self.keys.incident(incident.id), encode(incident), self.incident_ttl_s)
-        self._incident_index[incident.id] = incident.updated_at.timestamp()
+        score = incident.updated_at.timestamp()
+        self._incident_index[incident.id] = score
+        users = incident.participants()
+        for user in users:
+            self._user_index.setdefault(user, {})[incident.id] = score
+        # A user a racing save dropped from the timeline keeps the entry; listing skips and prunes it.
+        self._participants[incident.id] = users | self._participants.get(incident.id, frozenset())
         for incident_id in [i for i in self._incident_index if self._get(self.keys.incident(i)) is None]:
-            del self._incident_index[incident_id]  # expired: forget it
+            self._forget(incident_id)  # expired: forget it everywhere, so the indexes stay small
+
+    def _forget(self, incident_id: str) -> None:
+        self._incident_index.pop(incident_id, None)
+        for user in self._participants.pop(incident_id, frozenset()):
+            self._unindex(user, incident_id)
+
+    def _unindex(self, user: str, incident_id: str) -> None:
+        own = self._user_index.get(user)
+        if own is None:
+            return
+        own.pop(incident_id, None)
+        if not own:
+            del self._user_index[user]
 
     async def list_incidents(self, *, limit: int = 20, include_resolved: bool = False) -> list[Incident]:
-        ordered = sorted(self._incident_index.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
         found: list[Incident] = []
-        for incident_id, _score in ordered:
+        for incident in self._newest_first(self._incident_index, "list_incidents"):
             if len(found) >= limit:
                 break
-            incident = await self.get_incident(incident_id)
             if incident is None:
-                self._incident_index.pop(incident_id, None)  # expired: forget it
                 continue
             if include_resolved or incident.status is not IncidentStatus.resolved:
                 found.append(incident)
         return found
+
+    async def list_user_incidents(self, user: str, *, limit: int = 20,
+                                  include_resolved: bool = False) -> list[Incident]:
+        found: list[Incident] = []
+        for incident in self._newest_first(self._user_index.get(user, {}), "list_user_incidents"):
+            if len(found) >= limit:
+                break
+            if incident is None:
+                continue
+            if user not in incident.participants():
+                self._unindex(user, incident.id)  # a racing save dropped this user's event
+            elif include_resolved or incident.status is not IncidentStatus.resolved:
+                found.append(incident)
+        return found
+
+    def _newest_first(self, index: dict[str, float], op: str) -> Iterator[Incident | None]:
+        """The incidents of ``index``, newest first; None for (and forgetting) one that expired."""
+        for incident_id, _score in sorted(index.items(), key=lambda kv: (kv[1], kv[0]), reverse=True):
+            incident = read_record(Incident, self._get(self.keys.incident(incident_id)), op)
+            if incident is None:
+                self._forget(incident_id)
+            yield incident
 
     # --- dedupe, single flight, rate limits -------------------------------------------------------
 

@@ -162,51 +162,79 @@ class RedisStore:
         return read_record(Incident, raw, "get_incident")
 
     async def save_incident(self, incident: Incident) -> None:
-        index = self.keys.incident_index()
+        """Keep the incident and index it, in the workspace's index and in each participant's, all
+        expiring together: an index lives as long as the newest incident saved into it."""
+        indexes = [self.keys.incident_index(),
+                   *(self.keys.user_incident_index(u) for u in sorted(incident.participants()))]
+        score = {incident.id: incident.updated_at.timestamp()}
         ttl = ttl_ms(self.incident_ttl_s)
         async with self._guard("save_incident"):
             async with self._r.pipeline(transaction=True) as pipe:
                 pipe.set(self.keys.incident(incident.id), encode(incident), px=ttl)
-                pipe.zadd(index, {incident.id: incident.updated_at.timestamp()})
-                pipe.pexpire(index, ttl)
+                for index in indexes:
+                    pipe.zadd(index, score)
+                    pipe.pexpire(index, ttl)
                 await pipe.execute()
-            await self._forget_expired_incidents(index)
+            await self._forget_expired_incidents(indexes)
 
-    async def _forget_expired_incidents(self, index: str) -> None:
-        """Drop index entries whose incident expired, oldest first, a few per save: keeps the index
-        from growing forever without a full scan."""
-        oldest: list[bytes] = await self._r.zrange(index, 0, _INDEX_SWEEP - 1)
-        if not oldest:
+    async def _forget_expired_incidents(self, indexes: list[str]) -> None:
+        """Drop index entries whose incident expired, oldest first, a few per index per save: keeps
+        every index from growing forever without a full scan (three round trips however many)."""
+        async with self._r.pipeline(transaction=False) as pipe:
+            for index in indexes:
+                pipe.zrange(index, 0, _INDEX_SWEEP - 1)
+            oldest: list[list[bytes]] = await pipe.execute()
+        candidates = sorted({i for ids in oldest for i in ids})
+        if not candidates:
             return
         async with self._r.pipeline(transaction=False) as pipe:
-            for incident_id in oldest:
+            for incident_id in candidates:
                 pipe.exists(self.keys.incident(incident_id.decode()))
             present = await pipe.execute()
-        gone = [i for i, exists in zip(oldest, present, strict=True) if not exists]
-        if gone:
-            await self._r.zrem(index, *gone)
+        gone = {i for i, exists in zip(candidates, present, strict=True) if not exists}
+        if not gone:
+            return
+        async with self._r.pipeline(transaction=False) as pipe:
+            for index, ids in zip(indexes, oldest, strict=True):
+                expired = [i for i in ids if i in gone]
+                if expired:
+                    pipe.zrem(index, *expired)
+            await pipe.execute()
 
     async def list_incidents(self, *, limit: int = 20, include_resolved: bool = False) -> list[Incident]:
-        index = self.keys.incident_index()
+        async with self._guard("list_incidents"):
+            return await self._list_index(self.keys.incident_index(), limit, include_resolved, None)
+
+    async def list_user_incidents(self, user: str, *, limit: int = 20,
+                                  include_resolved: bool = False) -> list[Incident]:
+        if not user:
+            return []
+        async with self._guard("list_user_incidents"):
+            return await self._list_index(self.keys.user_incident_index(user), limit, include_resolved, user)
+
+    async def _list_index(self, index: str, limit: int, include_resolved: bool,
+                          participant: str | None) -> list[Incident]:
+        """Page through ``index`` newest first, skipping (and then pruning) ids whose incident expired
+        or, in a user's index, no longer names that user (a save that lost a race can drop an event)."""
+        op = "list_user_incidents" if participant else "list_incidents"
         batch = max(limit * 2, 50)
         found: list[Incident] = []
         expired: list[bytes] = []
         start = 0
-        async with self._guard("list_incidents"):
-            while len(found) < limit:
-                ids: list[bytes] = await self._r.zrevrange(index, start, start + batch - 1)
-                if not ids:
-                    break
-                raws = await self._r.mget([self.keys.incident(i.decode()) for i in ids])
-                for incident_id, raw in zip(ids, raws, strict=True):
-                    incident = read_record(Incident, raw, "list_incidents")
-                    if incident is None:
-                        expired.append(incident_id)
-                    elif include_resolved or incident.status is not IncidentStatus.resolved:
-                        found.append(incident)
-                start += batch
-            if expired:
-                await self._r.zrem(index, *expired)  # after paging, so offsets stayed valid
+        while len(found) < limit:
+            ids: list[bytes] = await self._r.zrevrange(index, start, start + batch - 1)
+            if not ids:
+                break
+            raws = await self._r.mget([self.keys.incident(i.decode()) for i in ids])
+            for incident_id, raw in zip(ids, raws, strict=True):
+                incident = read_record(Incident, raw, op)
+                if incident is None or (participant and participant not in incident.participants()):
+                    expired.append(incident_id)
+                elif include_resolved or incident.status is not IncidentStatus.resolved:
+                    found.append(incident)
+            start += batch
+        if expired:
+            await self._r.zrem(index, *expired)  # after paging, so offsets stayed valid
         return found[:limit]
 
     # --- dedupe, single flight, rate limits -------------------------------------------------------
