@@ -18,18 +18,11 @@ from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 HOME_INCIDENTS = 25
-# The store lists the workspace's incidents; read a wider window so that filtering to the viewer's
-# own still finds up to HOME_INCIDENTS of them.
-HOME_SCAN = 1000
 
 
 def involves(incident: Incident, user: str) -> bool:
     """True when ``user`` started the incident or appears as an actor in its timeline."""
-    if not user:
-        return False
-    if incident.created_by == user:
-        return True
-    return any(event.actor == user for event in incident.timeline)
+    return bool(user) and user in incident.participants()
 
 
 def visible_to(incidents: Sequence[Incident], user: str, *, limit: int = HOME_INCIDENTS) -> list[Incident]:
@@ -43,7 +36,9 @@ def register(app: Any, services: Services) -> None:
             return
         user = str(event.get("user") or "")
         try:
-            incidents = await services.store.list_incidents(limit=HOME_SCAN)
+            # The store's per-user index finds them however many newer incidents others have; the
+            # filter re-applies Home's privacy rule here, where it is shown, whatever the store did.
+            incidents = await services.store.list_user_incidents(user, limit=HOME_INCIDENTS)
             blocks = render_home(visible_to(incidents, user), user=user)
         except StoreUnavailable:
             blocks = [section(":warning: The incident store is unavailable right now; try again shortly.")]
