@@ -1,7 +1,8 @@
 """Diagnosis buttons. Action ids are part of the interface: pin_digest, show_tags, recheck,
 bypass_mirror, resolve_incident. Each acks at once and acts lazily, once per click: this module asks
-``click_access`` whether the user may click, dedupes the click and loads its payload and incident;
-``action_handlers`` does the work."""
+``click_access`` whether the user may click, dedupes the click and loads its payload and incident
+(``click_state``, which tells "expired" from "state store unreachable"); ``action_handlers`` does the
+work."""
 
 from __future__ import annotations
 
@@ -10,25 +11,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.domain.errors import InvalidReference
-from bot.domain.reference import parse_reference
 from bot.slack.action_handlers import Click, bypass_mirror, pin_digest, recheck, resolve, show_tags
 from bot.slack.click_access import check_access
+from bot.slack.click_state import NOT_RECORDED_NOTICE, RECORDS_TO_TIMELINE, ClickRefused, load_click_state
 from bot.slack.escape import escape
 from bot.slack.guards import claim
-from bot.slack.incident_state import load_incident
-from bot.slack.payloads import PayloadError, load_payload
 from bot.slack.posting import Poster
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
 ACTION_IDS = ("pin_digest", "show_tags", "recheck", "bypass_mirror", "resolve_incident")
-
-
-def expired_notice(days: int) -> str:
-    return (f"This diagnosis belongs to an incident that has expired (incidents are kept {days} days). "
-            "Run `/imagecheck` again for a fresh diagnosis.")
 
 
 def register(app: Any, services: Services, poster: Poster) -> None:
@@ -59,23 +52,20 @@ def register(app: Any, services: Services, poster: Poster) -> None:
         if not await claim(services, f"click:{click_key}", services.options.click_dedupe_ttl_s):
             return
         try:
-            payload = await load_payload(value, services.store)
-            ref = parse_reference(payload.ref)
-        except (PayloadError, InvalidReference):
-            await respond(response_type="ephemeral", replace_original=False,
-                          text=expired_notice(services.options.incident_ttl_days))
+            state = await load_click_state(services.store, action_id, value,
+                                           incident_ttl_days=services.options.incident_ttl_days)
+        except ClickRefused as refused:
+            await respond(response_type="ephemeral", replace_original=False, text=refused.notice)
             return
-        incident = await load_incident(services.store, payload.incident)
-        if incident is None:
-            await respond(response_type="ephemeral", replace_original=False,
-                          text=expired_notice(services.options.incident_ttl_days))
-            return
+        incident, ref = state.incident, state.ref
         if not services.options.registry_allowed(ref.domain, channel or incident.channel):
             await respond(response_type="ephemeral", replace_original=False,
                           text=f"Checks of {escape(ref.domain)} are limited to certain channels.")
             return
-        await handlers[action_id](Click(action_id, user, channel or incident.channel, payload, ref, incident,
-                                        respond))
+        await handlers[action_id](Click(action_id, user, channel or incident.channel, state.payload, ref,
+                                        incident, respond))
+        if not state.recorded and action_id in RECORDS_TO_TIMELINE:
+            await respond(response_type="ephemeral", replace_original=False, text=NOT_RECORDED_NOTICE)
 
     for action_id in ACTION_IDS:
         app.action(action_id)(ack=ack_click, lazy=[on_click])
