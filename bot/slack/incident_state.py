@@ -9,6 +9,7 @@ and remembering which thread roots are our own message, so we may re-render them
 from __future__ import annotations
 
 import contextlib
+import logging
 from datetime import datetime
 
 from bot.domain.errors import StoreUnavailable
@@ -17,6 +18,8 @@ from bot.domain.models import Incident, utcnow
 from bot.domain.ports import StatePort
 from bot.slack.posting import Poster
 from bot.slack.render import render_parent
+
+log = logging.getLogger(__name__)
 
 PARENT_BLOB_TTL_S = 31 * 24 * 3600.0
 
@@ -28,10 +31,15 @@ async def record(store: StatePort, channel: str, thread_ts: str, change: Inciden
     try:
         return await update_incident(store, channel, thread_ts, change, at=at, actor=actor)
     except StoreUnavailable:
+        # Operators see the lost timeline entry in the log; the user-facing notice is the caller's.
+        log.warning("incident %s not recorded: state store unavailable",
+                    Incident.make_id(channel, thread_ts))
         return change(new_incident(channel, thread_ts, at=at, created_by=actor))
 
 
 async def load_incident(store: StatePort, incident_id: str) -> Incident | None:
+    """The incident, or ``None`` when it is gone OR the store is down: only for callers to whom both
+    mean "nothing to refresh". A click must tell them apart (``bot.slack.click_state``)."""
     try:
         return await store.get_incident(incident_id)
     except StoreUnavailable:

@@ -35,7 +35,7 @@ class _BlobPointer(BaseModel):
 
 
 class PayloadError(Exception):
-    """The button's value is not ours, or its stored state has expired."""
+    """The button's value is not ours, or its stored state has expired (not: the store is down)."""
 
 
 async def dump_payload(payload: ActionPayload, store: StatePort) -> str:
@@ -54,6 +54,8 @@ def dump_inline(payload: ActionPayload) -> str | None:
 
 
 async def load_payload(value: str, store: StatePort) -> ActionPayload:
+    """The button's payload. ``PayloadError`` when it is not ours or its blob expired;
+    ``StoreUnavailable`` (not swallowed) when the blob cannot be read now: that is not "expired"."""
     try:
         pointer = _BlobPointer.model_validate_json(value)
     except ValidationError:
