@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from bot.domain.errors import (
     BlobUnknown,
     EgressDenied,
+    HopToRestrictedRegistry,
     ImagecheckError,
     ManifestUnknown,
     NameUnknown,
@@ -234,6 +235,14 @@ class _Diagnoser:
                       f"{self.host} knows who we are but won't let us pull {self.repo} (403 denied).")
         elif isinstance(exc, RateLimited):
             self._rate_limited(exc)
+        elif isinstance(exc, HopToRestrictedRegistry):
+            # The registry answered, then sent us on to a registry the settings restrict. Which one is
+            # not said (the asker may be kept out of it); the evidence is the checked registry's hop.
+            self.add(FindingKind.blocked_by_policy, f"{self.host}: {exc.message}", _error_evidence(exc),
+                     Severity.error)
+            self.fail(Verdict.blocked_by_policy,
+                      f"{self.host} sent imagecheck on to a restricted registry, which imagecheck does not "
+                      f"follow from another registry; the image could not be checked.")
         elif isinstance(exc, EgressDenied):
             # Say nothing about where the name resolved to: that is what the policy protects. But say
             # WHICH host was refused: a registry that answered and then sent us to an unlisted token

@@ -47,6 +47,12 @@ class EgressDenied(ImagecheckError):
     verdict = Verdict.blocked_by_policy
 
 
+class HopToRestrictedRegistry(EgressDenied):
+    """The checked registry sent the client (a redirect or its token realm) on to another registry that
+    the settings restrict, and the client refused. The message and evidence never name that registry:
+    the asker may be someone the restriction keeps out."""
+
+
 # --- the registry answered, with an error -------------------------------------------------------
 
 

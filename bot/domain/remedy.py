@@ -303,6 +303,15 @@ def _steps_network(d: Diagnosis) -> list[RemediationStep | None]:
 
 
 def _steps_blocked(d: Diagnosis) -> list[RemediationStep | None]:
+    if "on to a restricted registry" in d.summary:  # a redirect or realm onto a restricted registry
+        return [
+            RemediationStep(text="The registry answered by sending imagecheck on to another registry whose "
+                                 "checks imagecheck's settings limit to certain channels, so nothing from "
+                                 "there is shown. If the image really lives there, check it under that "
+                                 "registry's own name, in a channel allowed to; the bot's operators know "
+                                 "which registry it is (their log names it)."),
+            _node_pull(d),
+        ]
     if "sends clients to" in d.summary:  # the registry answered; its realm or redirect was refused
         return [
             RemediationStep(text="The registry itself answered, but its token realm (or a redirect) points "

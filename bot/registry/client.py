@@ -34,6 +34,7 @@ from bot.domain.errors import (
     BlobUnknown,
     DigestMismatch,
     EgressDenied,
+    HopToRestrictedRegistry,
     ImagecheckError,
     InvalidReference,
     ManifestInvalid,
@@ -85,6 +86,8 @@ from bot.registry.metric_labels import RegistryLabels
 
 if TYPE_CHECKING:
     from bot.registry.egress import Resolver
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "imagecheck/0.1 (+registry diagnosis)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -207,6 +210,10 @@ class RegistryClient:
         if _HTTPX_FILTER not in httpx_logger.filters:
             httpx_logger.addFilter(_HTTPX_FILTER)
         self._transport = transport if transport is not None else egress_transport(config, resolver)
+        from bot.registry.egress.restricted import RestrictedHosts
+
+        # registries the settings restrict: never reached on another registry's redirect or realm
+        self.restricted = RestrictedHosts.from_endpoints(config.endpoints.values())
         self.http = httpx.AsyncClient(
             transport=self._transport,
             timeout=httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s,
@@ -622,14 +629,17 @@ class RegistrySession:
     async def _follow(self, target: _Target, method: str, headers: Mapping[str, str], *, max_bytes: int,
                       where: list[str]) -> _Raw:
         current_headers = dict(headers)
-        for _hop in range(self._config.max_redirects + 1):
+        for hop in range(self._config.max_redirects + 1):
             current = where[-1]
+            if hop == 0:  # a token realm (the registry's own URLs are never refused)
+                self._refuse_restricted(target, httpx.URL(current), via=None)
             response = await self._send(target, method, current, current_headers)
             try:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:
                     next_url = response.url.join(location)
                     self._check_redirect(response.url, next_url)
+                    self._refuse_restricted(target, next_url, via=response)
                     if _origin(next_url)[1:] != _origin(response.url)[1:]:
                         current_headers.pop("Authorization", None)  # credentials stay with their host
                     if response.status_code == 303 and method != "HEAD":
@@ -677,6 +687,36 @@ class RegistrySession:
             raise EgressDenied("redirect from https to plain http refused",
                                evidence=Evidence(url=redact_url(str(next_url)),
                                                  message="https -> http redirect"))
+
+    def _refuse_restricted(self, target: _Target, url: httpx.URL, *, via: httpx.Response | None) -> None:
+        """Refuse a hop onto a restricted registry other than the one checked (see
+        ``bot.registry.egress.restricted``); ``via`` is the redirect that asked for it, None for a
+        token realm. Raised before sending, so the refused hop is no request and is not counted.
+
+        What the asker sees: THAT a restricted registry was refused, never WHICH one. The asker may be
+        in a channel that may not check it, and the checked registry's redirect is not theirs to
+        learn the private registry's name from (a diagnosis is also cached and shown to others).
+        Saying "restricted" is no new oracle: typing that host in such a channel already gets "limited
+        to certain channels". The evidence URL is therefore the hop that sent us there (the checked
+        registry's, or for a realm the registry's own base URL), and the host goes to the operators'
+        log only.
+        """
+        if not self._client.restricted.refuses(url, checking=target.endpoint):
+            return
+        log.warning("refused a %s from %s onto restricted registry %s",
+                    "token realm" if via is None else "redirect", target.registry,
+                    url.netloc.decode("ascii", errors="replace").rpartition("@")[2])
+        if via is None:
+            raise HopToRestrictedRegistry(
+                "the registry's token realm is on a restricted registry (one imagecheck's settings limit "
+                "to certain channels); imagecheck refused to ask it for a token",
+                evidence=Evidence(url=redact_url(target.endpoint.base_url + "/v2/"),
+                                  message="token realm on a restricted registry refused"))
+        raise HopToRestrictedRegistry(
+            "the registry redirected the request to a restricted registry (one imagecheck's settings "
+            "limit to certain channels); imagecheck refused to follow the redirect",
+            evidence=Evidence(status=via.status_code, url=redact_url(str(via.url)),
+                              message="redirect to a restricted registry refused"))
 
     # --- small helpers ----------------------------------------------------------------------------
 

@@ -43,6 +43,9 @@ class RegistryEndpoint:
     password: str | None = field(default=None, repr=False)
     token_realms: tuple[str, ...] = ()  # extra realm hosts that may receive this registry's credentials
     ca_file: Path | None = None
+    # The settings limit who may check this registry (``registries.<host>.channels``). The client
+    # knows nothing of channels; it only refuses to be sent here while checking another registry.
+    restricted: bool = False
 
     @property
     def api_host(self) -> str:
@@ -113,6 +116,7 @@ class RegistryClientConfig:
                 password=password.get_secret_value() if password is not None else None,
                 token_realms=tuple(r.strip().lower() for r in entry.token_realms),
                 ca_file=entry.ca_file,
+                restricted=bool(entry.channels),
             )
         extra: list[str] = []
         for entry in settings.registries.values():
