@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -23,7 +24,8 @@ from bot.domain.models import Diagnosis, Verdict
 from bot.domain.reference import parse_reference
 from bot.domain.triage import reconcile, triage
 from bot.registry.client import RegistryClient, RegistrySession
-from bot.registry.config import RegistryClientConfig
+from bot.registry.config import RegistryClientConfig, RegistryEndpoint
+from bot.registry.egress.restricted import RestrictedHosts
 from bot.settings import RegistrySettings, Settings
 from bot.slack.render import render_diagnosis
 from bot.store.memory_store import MemoryStore
@@ -269,3 +271,40 @@ async def test_slash_command_in_any_channel_gets_the_refusal_not_the_restricted_
     assert "restricted registry" in posts[1].all_text()
     assert image.digest not in seen
     _assert_unnamed(seen, registry_open)
+
+
+# --- which destinations count as the restricted registry (pure: no network) ----------------------
+
+
+@pytest.mark.parametrize(("restricted", "url", "checking", "refused"), [
+    ("registry.corp", "https://REGISTRY.corp./v2/x/manifests/1", "quay.io", True),
+    ("registry.corp", "https://registry.corp:443/v2/", "quay.io", True),
+    ("registry.corp", "http://registry.corp:80/v2/", "quay.io", True),  # an insecure registry's default port
+    ("registry.corp", "https://registry.corp:5000/v2/", "quay.io", False),  # another registry
+    ("registry.corp", "https://evil.registry.corp/v2/", "quay.io", False),  # no suffix matching
+    ("registry.corp", "https://registry.corp/v2/", "REGISTRY.corp:443", False),  # checking it itself
+    ("registry.corp:5000", "http://registry.corp:5000/v2/", "quay.io", True),
+    ("registry.corp:5000", "http://registry.corp/v2/", "quay.io", False),
+    ("10.0.0.5:5000", "https://[::ffff:10.0.0.5]:5000/v2/", "quay.io", True),
+    ("docker.io", "https://registry-1.docker.io/v2/library/nginx/manifests/1", "quay.io", True),
+    ("docker.io", "https://index.docker.io/v2/", "ghcr.io", True),
+    ("docker.io", "https://registry-1.docker.io/v2/", "docker.io", False),  # Docker Hub checked: its API host
+])
+def test_which_destinations_are_the_restricted_registry(restricted: str, url: str, checking: str,
+                                                        refused: bool) -> None:
+    config = RegistryClientConfig(endpoints={restricted: RegistryEndpoint(restricted, restricted=True)},
+                                  use_docker_config=False)
+    guard = RestrictedHosts.from_endpoints(config.endpoints.values())
+    assert guard.refuses(httpx.URL(url), checking=config.endpoint(checking)) is refused
+
+
+def test_restricted_hosts_come_only_from_registries_with_channels(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, {"Registry.Corp:443": RegistrySettings(channels=[PRIVATE_CHANNEL]),
+                                    "open.corp": RegistrySettings()})
+    config = RegistryClientConfig.from_settings(settings)
+    assert config.endpoint("registry.corp").restricted
+    assert not config.endpoint("open.corp").restricted
+    guard = RestrictedHosts.from_endpoints(config.endpoints.values())
+    quay = config.endpoint("quay.io")
+    assert guard.refuses(httpx.URL("https://registry.corp/v2/"), checking=quay)
+    assert not guard.refuses(httpx.URL("https://open.corp/v2/"), checking=quay)
