@@ -13,9 +13,10 @@ from typing import Any
 
 from bot.slack.action_handlers import Click, bypass_mirror, pin_digest, recheck, resolve, show_tags
 from bot.slack.click_access import check_access
-from bot.slack.click_state import NOT_RECORDED_NOTICE, RECORDS_TO_TIMELINE, ClickRefused, load_click_state
+from bot.slack.click_state import NOT_RECORDED_NOTICE, ClickRefused, load_click_state
 from bot.slack.escape import escape
 from bot.slack.guards import claim
+from bot.slack.incident_state import watch_dropped_writes
 from bot.slack.posting import Poster
 from bot.slack.services import Services
 
@@ -62,9 +63,11 @@ def register(app: Any, services: Services, poster: Poster) -> None:
             await respond(response_type="ephemeral", replace_original=False,
                           text=f"Checks of {escape(ref.domain)} are limited to certain channels.")
             return
-        await handlers[action_id](Click(action_id, user, channel or incident.channel, state.payload, ref,
-                                        incident, respond))
-        if not state.recorded and action_id in RECORDS_TO_TIMELINE:
+        with watch_dropped_writes() as dropped:
+            await handlers[action_id](Click(action_id, user, channel or incident.channel, state.payload, ref,
+                                            incident, respond))
+        # Told only when a write was really lost (the store may have failed mid-click, or come back).
+        if dropped:
             await respond(response_type="ephemeral", replace_original=False, text=NOT_RECORDED_NOTICE)
 
     for action_id in ACTION_IDS:

@@ -24,8 +24,6 @@ from bot.slack.payloads import ActionPayload, PayloadError, load_payload
 # resolve_incident is not here: resolving *is* the record, so without the store it would only post a
 # "Resolved" that the incident, the thread root and App Home would all contradict.
 WORKS_WITHOUT_STORE = frozenset({"pin_digest", "show_tags", "recheck", "bypass_mirror"})
-# ...and of those, the ones that would have written to the incident's timeline.
-RECORDS_TO_TIMELINE = frozenset({"pin_digest", "recheck", "bypass_mirror"})
 
 
 def expired_notice(days: int) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import datetime
 
 from bot.domain.errors import StoreUnavailable
@@ -20,6 +22,8 @@ from bot.slack.posting import Poster
 from bot.slack.render import render_parent
 
 log = logging.getLogger(__name__)
+
+_dropped_writes: ContextVar[list[str] | None] = ContextVar("imagecheck_dropped_incident_writes", default=None)
 
 PARENT_BLOB_TTL_S = 31 * 24 * 3600.0
 
@@ -32,9 +36,25 @@ async def record(store: StatePort, channel: str, thread_ts: str, change: Inciden
         return await update_incident(store, channel, thread_ts, change, at=at, actor=actor)
     except StoreUnavailable:
         # Operators see the lost timeline entry in the log; the user-facing notice is the caller's.
-        log.warning("incident %s not recorded: state store unavailable",
-                    Incident.make_id(channel, thread_ts))
+        incident_id = Incident.make_id(channel, thread_ts)
+        log.warning("incident %s not recorded: state store unavailable", incident_id)
+        dropped = _dropped_writes.get()
+        if dropped is not None:
+            dropped.append(incident_id)
         return change(new_incident(channel, thread_ts, at=at, created_by=actor))
+
+
+@contextlib.contextmanager
+def watch_dropped_writes() -> Iterator[list[str]]:
+    """Collect the ids of incidents whose change ``record`` could not keep while the block runs, so a
+    listener can tell its user exactly when (not just whether the store looked down at the start)."""
+    dropped: list[str] = []
+    # A list, not a counter: tasks started inside the block copy the context but share this object.
+    token = _dropped_writes.set(dropped)
+    try:
+        yield dropped
+    finally:
+        _dropped_writes.reset(token)
 
 
 async def load_incident(store: StatePort, incident_id: str) -> Incident | None:

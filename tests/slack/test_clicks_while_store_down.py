@@ -173,3 +173,30 @@ async def test_recheck_while_the_store_is_down_posts_a_fresh_diagnosis(outage: O
     notice = (await outage.wait_click_answer()).text
     assert UNREACHABLE in notice
     assert "not in the incident timeline" in notice
+
+
+async def test_store_lost_in_the_middle_of_a_pin_is_reported_to_the_clicker(outage: Outage) -> None:
+    value = await outage.diagnose()
+    outage.checks.hang = asyncio.Event()  # the pin's registry check waits here, after the state was read
+    await outage.harness.click("pin_digest", value)
+    async with asyncio.timeout(10):
+        while len(outage.checks.calls) < 2:
+            await asyncio.sleep(0.02)
+    outage.redis.stop()
+    outage.checks.hang.set()
+    posts = await outage.emulator.wait_for("chat.postMessage", 3)
+    assert f"nginx@{DIGEST_A}" in posts[2].all_text()
+    notice = (await outage.wait_click_answer()).text
+    assert UNREACHABLE in notice
+    assert "not in the incident timeline" in notice
+
+
+async def test_a_pin_that_the_store_kept_gets_no_outage_notice(outage: Outage) -> None:
+    value = await outage.diagnose()
+    await outage.harness.click("pin_digest", value)
+    await outage.emulator.wait_for("chat.postMessage", 3)
+    await outage.emulator.settle()
+    assert outage.click_answers() == []
+    incident = await outage.harness.services.store.get_incident(INCIDENT)
+    assert incident is not None
+    assert [p.digest for p in incident.pins] == [DIGEST_A]
