@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest_asyncio
 
+from bot.domain.models import IncidentStatus
 from bot.domain.triage import reconcile, redact, triage
 from bot.slack.payloads import MAX_VALUE_CHARS, ActionPayload, dump_payload
 from bot.store.factory import open_store
@@ -200,3 +201,16 @@ async def test_a_pin_that_the_store_kept_gets_no_outage_notice(outage: Outage) -
     incident = await outage.harness.services.store.get_incident(INCIDENT)
     assert incident is not None
     assert [p.digest for p in incident.pins] == [DIGEST_A]
+
+
+async def test_a_hung_store_answers_like_a_dead_one(outage: Outage) -> None:
+    value = await outage.diagnose()
+    outage.redis.pause()  # SIGSTOP: connections accepted, never answered (the store's socket timeout fires)
+    await outage.harness.click("resolve_incident", value)
+    notice = (await outage.wait_click_answer()).text
+    assert UNREACHABLE in notice
+    assert "nothing was changed" in notice
+    outage.redis.resume()
+    incident = await outage.harness.services.store.get_incident(INCIDENT)
+    assert incident is not None
+    assert incident.status is IncidentStatus.open  # really nothing changed
