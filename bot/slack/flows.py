@@ -10,6 +10,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.domain.errors import ImagecheckError, InvalidPlatform, InvalidReference
 from bot.domain.incidents import record_diagnosis, record_triage
@@ -113,30 +114,54 @@ def should_reply(services: Services, result: TriageResult) -> bool:
     return result.category not in QUIET_CATEGORIES and result.confidence >= services.options.triage_threshold
 
 
-async def triage_into_thread(services: Services, poster: Poster, result: TriageResult, *, channel: str,
-                             thread_ts: str, actor: str | None, on_demand: bool = False) -> None:
-    """Post the triage (with the checks of its references) and each diagnosis in the thread."""
-    TRIAGE.labels(category=result.category.value).inc()
+@dataclass(frozen=True)
+class CheckedTriage:
+    """A triage with its references checked: the outcome of each (a diagnosis or why it failed)."""
+
+    result: TriageResult  # with the diagnoses and the reconciliation filled in
+    refs: list[ImageRef]
+    outcomes: list[Diagnosis | Exception]
+
+
+async def check_triage(services: Services, result: TriageResult, *, channel: str) -> CheckedTriage:
+    """Check the references the triage found (blobs too for a missing-blob paste), concurrently."""
     refs = triage_refs(result, services.options.max_refs_per_request)
     platforms = triage_platforms(result)
     correlation = new_correlation_id()
     deep = needs_deep_check(result)  # a missing blob or a bad manifest is invisible to a shallow check
-    outcomes = await asyncio.gather(*(check_one(services, r, platforms, channel=channel, deep=deep,
-                                                correlation_id=correlation) for r in refs))
+    outcomes = list(await asyncio.gather(*(check_one(services, r, platforms, channel=channel, deep=deep,
+                                                     correlation_id=correlation) for r in refs)))
     diagnoses = [o for o in outcomes if isinstance(o, Diagnosis)]
     reconciliation = services.reconcile(result, diagnoses) if diagnoses else []
-    checked = result.model_copy(update={"diagnoses": diagnoses, "reconciliation": reconciliation})
+    return CheckedTriage(result.model_copy(update={"diagnoses": diagnoses, "reconciliation": reconciliation}),
+                         refs, outcomes)
 
+
+async def answer_in_thread(services: Services, poster: Poster, checked: CheckedTriage, *, channel: str,
+                           thread_ts: str, actor: str | None, on_demand: bool = False) -> None:
+    """Post the triage, then keep the incident, then post each diagnosis with its buttons.
+
+    The triage goes first so that a channel the bot cannot post in raises ``SlackApiError`` before
+    anything is kept: no incident without a thread of ours.
+    """
+    await poster.post(channel, render_triage(checked.result, on_demand=on_demand), thread_ts=thread_ts)
     at = utcnow()
     incident = await record(services.store, channel, thread_ts,
-                            lambda incident: record_triage(incident, checked, at=at, actor=actor), actor=actor)
-    await poster.post(channel, render_triage(checked, on_demand=on_demand), thread_ts=thread_ts)
-    incident_id = incident.id
-    for ref, outcome in zip(refs, outcomes, strict=True):
+                            lambda incident: record_triage(incident, checked.result, at=at, actor=actor),
+                            actor=actor)
+    for ref, outcome in zip(checked.refs, checked.outcomes, strict=True):
         if isinstance(outcome, Exception):
             await poster.post(channel, failure_notice(services, ref, outcome), thread_ts=thread_ts)
         else:
             await poster.post(channel, render_diagnosis(
-                outcome, incident_id=incident_id,
+                outcome, incident_id=incident.id,
                 mirrors_configured=bool(services.options.mirrors.get(ref.registry_key))), thread_ts=thread_ts)
 
+
+async def triage_into_thread(services: Services, poster: Poster, result: TriageResult, *, channel: str,
+                             thread_ts: str, actor: str | None, on_demand: bool = False) -> None:
+    """Post the triage (with the checks of its references) and each diagnosis in the thread."""
+    TRIAGE.labels(category=result.category.value).inc()
+    checked = await check_triage(services, result, channel=channel)
+    await answer_in_thread(services, poster, checked, channel=channel, thread_ts=thread_ts, actor=actor,
+                           on_demand=on_demand)

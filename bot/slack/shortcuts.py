@@ -9,20 +9,14 @@ the bot could neither post its buttons' answers nor re-render anything.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.domain.incidents import record_triage
-from bot.domain.models import Diagnosis, ImageRef, TriageResult, utcnow
-from bot.domain.triage.focus import needs_deep_check
 from bot.metrics import TRIAGE
-from bot.slack.flows import check_one, failure_notice, new_correlation_id, triage_platforms, triage_refs
+from bot.slack.flows import CheckedTriage, answer_in_thread, check_triage, failure_notice
 from bot.slack.guards import claim, rate_allowed
-from bot.slack.incident_state import record
 from bot.slack.links import as_typed
 from bot.slack.posting import Poster
 from bot.slack.render import Rendered, _cap, render_diagnosis, render_triage, section
@@ -36,15 +30,6 @@ NOTHING_FOUND = ("I couldn't find an image pull error or an image reference in t
 NOT_A_MEMBER = ("I can't reply in this channel (I'm not a member of it), so here is my diagnosis just for "
                 "you; it is not kept as an incident. Invite me with `/invite @imagecheck` to get it in the "
                 "thread, tracked on your App Home, next time.")
-
-
-@dataclass(frozen=True)
-class CheckedTriage:
-    """A triage with its references checked: the outcome of each (a diagnosis or why it failed)."""
-
-    result: TriageResult  # with the diagnoses and the reconciliation filled in
-    refs: list[ImageRef]
-    outcomes: list[Diagnosis | Exception]
 
 
 def register(app: Any, services: Services, poster: Poster) -> None:
@@ -71,48 +56,14 @@ def register(app: Any, services: Services, poster: Poster) -> None:
         checked = await check_triage(services, result, channel=channel)
         thread_ts = str(message.get("thread_ts") or ts)
         try:
-            await answer_in_thread(services, poster, checked, channel=channel, thread_ts=thread_ts, actor=user)
+            await answer_in_thread(services, poster, checked, channel=channel, thread_ts=thread_ts, actor=user,
+                                   on_demand=True)
         except SlackApiError as exc:
             log.info("cannot post in %s (%s); answering the shortcut ephemerally", channel,
                      exc.response.get("error"))
             await answer_privately(services, checked, respond)
 
     app.shortcut(CALLBACK_ID)(ack=ack_shortcut, lazy=[diagnose])
-
-
-async def check_triage(services: Services, result: TriageResult, *, channel: str) -> CheckedTriage:
-    """Check the references the triage found (blobs too for a missing-blob paste), concurrently."""
-    refs = triage_refs(result, services.options.max_refs_per_request)
-    platforms = triage_platforms(result)
-    correlation = new_correlation_id()
-    deep = needs_deep_check(result)  # a missing blob or a bad manifest is invisible to a shallow check
-    outcomes = list(await asyncio.gather(*(check_one(services, r, platforms, channel=channel, deep=deep,
-                                                     correlation_id=correlation) for r in refs)))
-    diagnoses = [o for o in outcomes if isinstance(o, Diagnosis)]
-    reconciliation = services.reconcile(result, diagnoses) if diagnoses else []
-    return CheckedTriage(result.model_copy(update={"diagnoses": diagnoses, "reconciliation": reconciliation}),
-                         refs, outcomes)
-
-
-async def answer_in_thread(services: Services, poster: Poster, checked: CheckedTriage, *, channel: str,
-                           thread_ts: str, actor: str) -> None:
-    """Post the triage, then keep the incident, then post each diagnosis with its buttons.
-
-    The triage goes first so that a channel the bot cannot post in raises ``SlackApiError`` before
-    anything is kept: no incident without a thread of ours.
-    """
-    await poster.post(channel, render_triage(checked.result, on_demand=True), thread_ts=thread_ts)
-    at = utcnow()
-    incident = await record(services.store, channel, thread_ts,
-                            lambda incident: record_triage(incident, checked.result, at=at, actor=actor),
-                            actor=actor)
-    for ref, outcome in zip(checked.refs, checked.outcomes, strict=True):
-        if isinstance(outcome, Exception):
-            await poster.post(channel, failure_notice(services, ref, outcome), thread_ts=thread_ts)
-        else:
-            await poster.post(channel, render_diagnosis(
-                outcome, incident_id=incident.id,
-                mirrors_configured=bool(services.options.mirrors.get(ref.registry_key))), thread_ts=thread_ts)
 
 
 async def answer_privately(services: Services, checked: CheckedTriage, respond: Any) -> None:
