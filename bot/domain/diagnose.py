@@ -238,7 +238,7 @@ class _Diagnoser:
         elif isinstance(exc, HopToRestrictedRegistry):
             # The registry answered, then sent us on to a registry the settings restrict. Which one is
             # not said (the asker may be kept out of it); the evidence is the checked registry's hop.
-            self.add(FindingKind.blocked_by_policy, f"{self.host}: {exc.message}", _error_evidence(exc),
+            self.add(FindingKind.restricted_hop, f"{self.host}: {exc.message}", _error_evidence(exc),
                      Severity.error)
             self.fail(Verdict.blocked_by_policy,
                       f"{self.host} sent imagecheck on to a restricted registry, which imagecheck does not "
@@ -249,7 +249,7 @@ class _Diagnoser:
             # realm or redirect target is a different fix from a registry we may not contact at all.
             elsewhere = _refused_elsewhere(exc.evidence.url, self.host)
             if elsewhere:
-                self.add(FindingKind.blocked_by_policy,
+                self.add(FindingKind.hop_refused,
                          f"{self.host} answered, then sent imagecheck to {elsewhere} (its token realm or a "
                          f"redirect), which imagecheck's egress policy does not allow",
                          Evidence(message="blocked by imagecheck's egress policy", url=exc.evidence.url),

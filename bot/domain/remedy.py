@@ -35,6 +35,8 @@ class FindingKind(StrEnum):
     pull_quota = "pull_quota"
     unreachable = "unreachable"
     blocked_by_policy = "blocked_by_policy"
+    hop_refused = "hop_refused"  # the registry answered; its token realm or redirect is outside the policy
+    restricted_hop = "restricted_hop"  # the registry answered; it sent us on to a channel-restricted registry
     registry_error = "registry_error"
     manifest_unsupported = "manifest_unsupported"
     platforms_present = "platforms_present"
@@ -51,6 +53,10 @@ class FindingKind(StrEnum):
     mirror_unchecked = "mirror_unchecked"
     clock_skew = "clock_skew"
     tag_moved = "tag_moved"
+
+
+def _has(d: Diagnosis, kind: FindingKind) -> bool:
+    return any(f.kind == kind for f in d.findings)
 
 
 def _pin(d: Diagnosis, digest: str | None = None) -> RemediationStep | None:
@@ -116,7 +122,7 @@ def _steps_ok(d: Diagnosis) -> list[RemediationStep | None]:
 def _steps_tag_not_found(d: Diagnosis) -> list[RemediationStep | None]:
     tag = d.reference.tag or "latest"
     steps: list[RemediationStep | None] = []
-    if any(f.kind == FindingKind.tag_listed_without_manifest for f in d.findings):
+    if _has(d, FindingKind.tag_listed_without_manifest):
         steps.append(RemediationStep(
             text=f"The registry lists tag `{tag}` but serves no manifest for it: a broken tag (its manifest "
                  "was deleted under it) or a registry still replicating. Push the tag again, or wait and "
@@ -303,7 +309,7 @@ def _steps_network(d: Diagnosis) -> list[RemediationStep | None]:
 
 
 def _steps_blocked(d: Diagnosis) -> list[RemediationStep | None]:
-    if "on to a restricted registry" in d.summary:  # a redirect or realm onto a restricted registry
+    if _has(d, FindingKind.restricted_hop):
         return [
             RemediationStep(text="The registry answered by sending imagecheck on to another registry whose "
                                  "checks imagecheck's settings limit to certain channels, so nothing from "
@@ -312,7 +318,7 @@ def _steps_blocked(d: Diagnosis) -> list[RemediationStep | None]:
                                  "which registry it is (their log names it)."),
             _node_pull(d),
         ]
-    if "sends clients to" in d.summary:  # the registry answered; its realm or redirect was refused
+    if _has(d, FindingKind.hop_refused):
         return [
             RemediationStep(text="The registry itself answered, but its token realm (or a redirect) points "
                                  "at a host imagecheck may not contact. If that host is trusted, the bot's "

@@ -107,7 +107,7 @@ def _one(result: TriageResult, d: Diagnosis, tied: frozenset[str] | None) -> str
     v = d.verdict
     cite = f"({_evidence(d)})"
     if v is Verdict.blocked_by_policy:
-        if "on to a restricted registry" in d.summary:  # the registry answered; its redirect was refused
+        if any(f.kind == FindingKind.restricted_hop for f in d.findings):  # it answered; its hop was refused
             return f"{ref}: not checked, its registry sent imagecheck on to a restricted registry {cite}."
         return f"{ref}: not checked, the registry is outside imagecheck's egress policy {cite}."
     # The category is what the failure lines say; an image only mentioned elsewhere in the paste (a
