@@ -54,7 +54,7 @@ from bot.domain.models import (
 )
 from bot.domain.ports import Clock, RegistryPort
 from bot.domain.reference import platform_matches, select_platform
-from bot.domain.remedy import WITHHELD_REALM_PREFIX, FindingKind, remediation_for
+from bot.domain.remedy import FindingKind, remediation_for
 from bot.domain.tags import nearest_tags
 
 # Registries whose quota counts manifest GETs but not HEADs.
@@ -368,7 +368,7 @@ class _Diagnoser:
             self.add(FindingKind.credentials_withheld,
                      f"Credentials for {self.host} exist but were not sent to its token realm {realm} (not listed "
                      "under token_realms), so the check asked anonymously",
-                     Evidence(message=f"{WITHHELD_REALM_PREFIX}{realm}"), Severity.warning)
+                     Evidence(message=f"credentials withheld from token realm {realm}", host=realm), Severity.warning)
             if exc.insufficient_scope:
                 self.add(FindingKind.access_hidden,
                          f"Asked anonymously, {self.host} answered insufficient_scope for {self.repo}: the "

@@ -277,6 +277,7 @@ class Evidence(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     exception: str | None = None
     log_line: str | None = None
+    host: str | None = None  # the host a finding is about when it isn't the registry checked (a token realm)
 
 
 class Severity(StrEnum):

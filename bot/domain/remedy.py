@@ -420,15 +420,11 @@ _BY_VERDICT: dict[Verdict, Callable[[Diagnosis], list[RemediationStep | None]]] 
 }
 
 
-WITHHELD_REALM_PREFIX = "credentials withheld from token realm "
-
-
 def withheld_realm(d: Diagnosis) -> str | None:
     """The token realm host our credentials were withheld from (its finding's evidence names it)."""
     for f in d.findings:
-        message = f.evidence.message or ""
-        if f.kind == FindingKind.credentials_withheld and message.startswith(WITHHELD_REALM_PREFIX):
-            return message.removeprefix(WITHHELD_REALM_PREFIX)
+        if f.kind == FindingKind.credentials_withheld and f.evidence.host:
+            return f.evidence.host
     return None
 
 
