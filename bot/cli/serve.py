@@ -51,10 +51,13 @@ def explain_missing(mode: str, missing: list[tuple[str, str]], out: TextIO) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.settings import Settings
+    from bot.cli.common import USAGE_ERROR, load_settings
 
     mode = str(getattr(args, "_serve_mode", "serve"))
-    settings = Settings()
+    # Not ``Settings()`` directly: its ValidationError prints the rejected input, which may be a password.
+    settings = load_settings(command=mode)
+    if settings is None:
+        return USAGE_ERROR
     missing = missing_credentials(mode, settings)
     if missing:
         explain_missing(mode, missing, sys.stderr)
