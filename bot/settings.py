@@ -18,6 +18,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from bot.domain.models import canonical_registry
+
 
 class RegistrySettings(BaseModel):
     """One entry under ``registries:``; naming a registry there also allows its exact host:port."""
@@ -106,6 +108,28 @@ class Settings(BaseSettings):
         # Hosts compare exactly (credential scoping), so normalise case once here.
         if isinstance(value, dict):
             return {str(k).strip().lower(): v for k, v in value.items()}
+        return value
+
+    @field_validator("registries", mode="after")
+    @classmethod
+    def _restricted_mirrors_stay_restricted(cls, value: dict[str, RegistrySettings]) -> dict[str, RegistrySettings]:
+        # Checking a registry also asks its mirrors (the mirror comparison), and the per-channel gate
+        # sees only the registry that was typed. A mirror limited to some channels, used by a registry
+        # that other channels may check, would show them its answers: refuse to start with that.
+        by_host = {canonical_registry(host): entry for host, entry in value.items()}
+        for host, entry in value.items():
+            for mirror in entry.mirrors:
+                limited = by_host.get(canonical_registry(mirror.split("://", 1)[-1].rstrip("/")))
+                if limited is None or not limited.channels:
+                    continue
+                extra = sorted(set(entry.channels) - set(limited.channels))
+                if not entry.channels or extra:
+                    who = "from any channel" if not entry.channels else "from " + ", ".join(extra)
+                    raise ValueError(
+                        f"{host} uses the mirror {mirror}, which is limited to channels "
+                        f"{', '.join(limited.channels)}, but {host} may be checked {who}: its checks would "
+                        f"show the mirror's answers there. Give {host} the mirror's channels (or fewer), or "
+                        "lift the mirror's limit")
         return value
 
     @classmethod
