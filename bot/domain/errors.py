@@ -79,7 +79,7 @@ class BlobUnknown(RegistryError):
     verdict = Verdict.blob_unknown
 
 
-IdentityTokenProblem = Literal["rejected", "unsupported"]
+OAuthRefusal = Literal["rejected", "unsupported"]
 
 
 class RegistryAuthError(RegistryError):
@@ -90,16 +90,17 @@ class RegistryAuthError(RegistryError):
     def __init__(self, message: str, *, status: int | None = 401, code: str | None = None,
                  evidence: Evidence | None = None, insufficient_scope: bool = False,
                  credentials_used: bool = False, credentials_withheld_for_realm: str | None = None,
-                 identity_token: IdentityTokenProblem | None = None) -> None:
+                 oauth_refusal: OAuthRefusal | None = None) -> None:
         super().__init__(message, status=status, code=code, evidence=evidence)
         self.insufficient_scope = insufficient_scope
         self.credentials_used = credentials_used
         # The token realm's host when credentials exist but were not sent there (not an allowed realm).
         self.credentials_withheld_for_realm = credentials_withheld_for_realm
         # Set when the login was an identity token (an OAuth2 refresh token, as `az acr login` stores)
-        # and the token realm refused it ("rejected": expired or revoked) or does not take such tokens
-        # at all ("unsupported": its OAuth2 endpoint answered 404/405/unsupported_grant_type).
-        self.identity_token = identity_token
+        # and it was refused: "rejected" (the token realm turned it down: expired or revoked) or
+        # "unsupported" (the realm's OAuth2 endpoint takes no such tokens: 404/405/unsupported_grant_type,
+        # or the registry wants Basic auth, which a refresh token cannot answer).
+        self.oauth_refusal = oauth_refusal
 
 
 class RegistryDenied(RegistryError):
