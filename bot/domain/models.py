@@ -7,11 +7,14 @@ Every persisted model carries ``schema_version`` so that a newer release can rea
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from bot.domain.host_literals import parse_host_literal, without_scope
 
 SCHEMA_VERSION = 1
 DEFAULT_TAG = "latest"
@@ -88,10 +91,30 @@ def canonical_registry(domain: str) -> str:
     let ``REGISTRY.corp`` slip past a per-channel restriction on ``registry.corp``."""
     host = domain.strip().lower()
     name, sep, port = host.rpartition(":")
-    if sep and port.isdigit() and "]" not in port:  # host:port (not the inside of a bare IPv6 literal)
-        host = name if int(port) == 443 else f"{name}:{int(port)}"  # https' own port; "05000" is 5000
-    host = host.rstrip(".") if not host.endswith("]") else host
-    return DOCKER_HUB if host in _DOCKER_HUB_ALIASES else host
+    if not (sep and port.isdigit() and "]" not in port):  # no port (or the inside of a bare IPv6 literal)
+        name, port = host, ""
+    name = _address_spelling(name.rstrip(".") if not name.endswith("]") else name)
+    if port:
+        name = name if int(port) == 443 else f"{name}:{int(port)}"  # https' own port; "05000" is 5000
+    return DOCKER_HUB if name in _DOCKER_HUB_ALIASES else name
+
+
+def _address_spelling(host: str) -> str:
+    """An IP address in the one spelling the egress policy uses (``[::ffff:a00:5]`` and ``0xa.0.0.5`` are
+    ``10.0.0.5``), so a respelled address names the same registry; names and non-addresses unchanged."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        address = parse_host_literal(bare)
+    except ValueError:  # looks like an address but isn't one: the egress policy refuses it anyway
+        return host
+    if address is None:
+        return host
+    address = without_scope(address)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is None:
+            return f"[{address}]"
+        address = address.ipv4_mapped
+    return str(address)
 
 
 class ImageRef(BaseModel):
