@@ -384,6 +384,9 @@ class _Diagnoser:
                       f"{self.host} requires credentials to pull {self.repo}; the configured ones were not sent to "
                       f"the token realm {realm}, so they are untested.")
             return
+        if exc.oauth_refusal is not None:
+            await self._identity_token_refused(exc, ev)
+            return
         has_creds = exc.credentials_used or self.reg.has_credentials(self.host)
         if exc.insufficient_scope:
             who = ("with the configured credentials" if has_creds
@@ -403,24 +406,52 @@ class _Diagnoser:
             return
         self.add(FindingKind.credentials_rejected, f"{self.host} rejected the configured credentials: "
                                                    f"{exc.message}", ev, Severity.error)
-        # Would it work without them? Then the credentials are the whole problem.
+        await self._try_anonymously(f"rejected the configured credentials for {self.repo}", ".",
+                                    "remove or fix the credentials")
+
+    async def _identity_token_refused(self, exc: RegistryAuthError, ev: Evidence) -> None:
+        """The login is an identity token (an OAuth2 refresh token, what `az acr login` stores) and it
+        was refused. The fix is a new login, not a new password: say so."""
+        what = ("an identity token (an OAuth2 refresh token, which `az acr login` and OAuth-based `docker "
+                "login`s store instead of a password)")
+        if exc.oauth_refusal == "rejected":
+            self.add(FindingKind.credentials_rejected,
+                     f"{self.host} rejected the identity token configured for it: {exc.message}", ev, Severity.error)
+            self.add(FindingKind.identity_token_rejected,
+                     f"The login imagecheck has for {self.host} is {what}; such a token expires or is revoked, "
+                     "and then only logging in again gives a new one", severity=Severity.info)
+            await self._try_anonymously(
+                f"rejected the stored identity token for {self.repo}",
+                ": it has expired or was revoked (an old `az acr login` or OAuth `docker login`); log in again.",
+                "log in again, or remove the stale login")
+            return
+        self.add(FindingKind.credentials_rejected,
+                 f"{self.host} cannot use the identity token configured for it: {exc.message}", ev, Severity.error)
+        self.add(FindingKind.identity_token_unsupported,
+                 f"The login imagecheck has for {self.host} is {what}, and this registry does not take one",
+                 severity=Severity.info)
+        await self._try_anonymously(
+            f"does not accept the stored identity token for {self.repo}",
+            " (it takes no OAuth refresh tokens); log in with a username and password instead.",
+            "log in with a username and password, or remove the login")
+
+    async def _try_anonymously(self, refused: str, ending: str, fix: str) -> None:
+        """After a refused login: would it work without one? Then the login is the whole problem.
+        The verdict reads ``{host} {refused}{ending}``, or with ``(anonymous pulls work: {fix})``."""
         try:
             head = await self.reg.head_manifest(self.host, self.repo, self.ref.reference, anonymous=True)
         except ImagecheckError as anon_exc:
             self.observe_error(anon_exc)
             self.add(FindingKind.anonymous_access, f"Anonymously: {anon_exc.message}",
                      _error_evidence(anon_exc))
-            self.fail(Verdict.auth_required,
-                      f"{self.host} rejected the configured credentials for {self.repo}.")
+            self.fail(Verdict.auth_required, f"{self.host} {refused}{ending}")
         else:
             self.observe(head.meta)
             self.digest, self.media_type = head.digest, head.media_type
             self.add(FindingKind.anonymous_access,
                      f"Anonymously the image resolves ({head.digest}): only the credentials are wrong",
                      _meta_evidence(head.meta))
-            self.fail(Verdict.auth_required,
-                      f"{self.host} rejected the configured credentials for {self.repo} (anonymous pulls "
-                      "work: remove or fix the credentials).")
+            self.fail(Verdict.auth_required, f"{self.host} {refused} (anonymous pulls work: {fix}).")
 
     def _rate_limited(self, exc: RateLimited) -> None:
         rl = exc.rate_limit

@@ -29,6 +29,9 @@ class FindingKind(StrEnum):
     access_hidden = "access_hidden"
     credentials_rejected = "credentials_rejected"
     credentials_withheld = "credentials_withheld"
+    # the login is an identity token (OAuth refresh token) that was refused / that this registry won't take
+    identity_token_rejected = "identity_token_rejected"  # noqa: S105 - a finding kind, no secret
+    identity_token_unsupported = "identity_token_unsupported"  # noqa: S105 - a finding kind, no secret
     anonymous_access = "anonymous_access"
     access_denied = "access_denied"
     rate_limited = "rate_limited"
@@ -440,6 +443,28 @@ def _steps_withheld(d: Diagnosis) -> list[RemediationStep]:
         command=f'token_realms: ["{realm}"]')]
 
 
+def _steps_identity_token(d: Diagnosis) -> list[RemediationStep]:
+    """First when the login was an identity token: a new password fixes nothing, a new login does."""
+    domain = d.reference.domain
+    if _has(d, FindingKind.identity_token_rejected):
+        if domain.endswith(".azurecr.io"):
+            return [RemediationStep(
+                text="The identity token that `az acr login` stored for this registry has expired or was "
+                     "revoked. Log in again where imagecheck runs (it writes a new one):",
+                command=f"az acr login --name {shlex.quote(domain.split('.', 1)[0])}")]
+        return [RemediationStep(
+            text="The stored identity token (an OAuth login's refresh token) has expired or was revoked. Log "
+                 "in again where imagecheck runs, with the tool that made it (`az acr login`, the cloud's "
+                 "credential helper) or:",
+            command=f"docker login {shlex.quote(domain)}")]
+    if _has(d, FindingKind.identity_token_unsupported):
+        return [RemediationStep(
+            text="This registry's token service takes no identity tokens (OAuth refresh tokens). Log in with "
+                 "a username and a password or access token instead:",
+            command=f"docker login {shlex.quote(domain)} --username <user> --password-stdin")]
+    return []
+
+
 def _steps_for_findings(d: Diagnosis) -> list[RemediationStep]:
     kinds = {f.kind for f in d.findings}
     steps: list[RemediationStep] = []
@@ -461,7 +486,8 @@ def remediation_for(diagnosis: Diagnosis) -> list[RemediationStep]:
     if any(f.kind == FindingKind.registry_error for f in diagnosis.findings):
         # A 5xx or nonsense answer has no verdict of its own; its steps are about the registry's health.
         build = _steps_registry_error
-    steps = _steps_withheld(diagnosis) + [s for s in build(diagnosis) if s is not None]
+    steps = _steps_withheld(diagnosis) + _steps_identity_token(diagnosis)
+    steps += [s for s in build(diagnosis) if s is not None]
     steps += _steps_for_findings(diagnosis)
     already_has_events = any(s.command and "describe pod" in s.command for s in steps)
     no_pod_events = (Verdict.ok, Verdict.blocked_by_policy, Verdict.invalid_reference)

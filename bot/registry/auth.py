@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,6 +30,10 @@ TOKEN_EXPIRY_MARGIN_S = 10.0
 SWEEP_AT = 512  # cached tokens before expired ones are swept out
 # Hosts whose realm is known to belong to the registry although the host differs.
 KNOWN_REALM_PAIRS = {DOCKER_HUB_API_HOST: ("auth.docker.io",)}
+# What docker's credential helpers answer as Username when the Secret is an identity token.
+IDENTITY_TOKEN_USER = "<token>"  # noqa: S105 - a marker, not a secret
+# OAuth2 requires a client_id; distribution's spec asks for "a meaningful value" for auditing.
+OAUTH_CLIENT_ID = "imagecheck"
 
 
 @dataclass(frozen=True)
@@ -54,17 +60,48 @@ class Challenge:
 
 @dataclass(frozen=True)
 class Credentials:
+    """A login for one registry: a username and password, or an identity token.
+
+    An identity token (``identitytoken`` in Docker's ``config.json``, or a helper's ``<token>`` user:
+    what ``az acr login`` and other OAuth logins leave behind) is an OAuth2 refresh token. It is only
+    ever exchanged for an access token at the registry's token realm (a form POST, distribution's
+    ``spec/auth/oauth.md``); it is never sent as a Basic password, neither to the registry nor to the
+    realm, because the spec gives it to "the authorization server which issues bearer tokens" only.
+    """
+
     username: str
     password: str = field(repr=False)
     source: str = "settings"  # settings | docker-config | helper:<name>; never the secret itself
+    identity_token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_identity_token(cls, token: str, *, username: str = "", source: str) -> Credentials:
+        """``username`` is informational (``az acr login`` stores the all-zero GUID); only the token
+        authenticates."""
+        return cls(username, "", source=source, identity_token=token)
+
+    @property
+    def uses_identity_token(self) -> bool:
+        return bool(self.identity_token)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret this login carries, for scrubbing text we did not write."""
+        return tuple(s for s in (self.password, self.identity_token) if s)
 
     def identity(self) -> str:
         """A stable, non-secret key for caches: who, not with what password (but a changed password
-        must not reuse a token obtained with the old one)."""
+        or a new identity token must not reuse a token obtained with the old one)."""
+        if self.identity_token:
+            digest = hashlib.sha256(f"identitytoken\0{self.identity_token}".encode()).hexdigest()[:16]
+            return f"{self.username or IDENTITY_TOKEN_USER}#{digest}"
         digest = hashlib.sha256(f"{self.username}\0{self.password}".encode()).hexdigest()[:16]
         return f"{self.username}#{digest}"
 
-    def basic_header(self) -> str:
+    def basic_header(self) -> str | None:
+        """``None`` for an identity token: it is not a password (see the class docstring)."""
+        if self.identity_token:
+            return None
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode("ascii")
 
@@ -215,6 +252,56 @@ def token_url(challenge: Challenge, scope: str) -> str:
 
 def repository_scope(repository: str, actions: str = "pull") -> str:
     return f"repository:{repository}:{actions}"
+
+
+# --- OAuth2 refresh-token requests (identity tokens) ---------------------------------------------
+
+# A realm that answers the POST with one of these does not implement distribution's OAuth2 endpoint
+# (the spec: "If the request to the endpoint returns 404 using the HTTP POST method ..."; some servers
+# say 405 Method Not Allowed). Its GET endpoint has no field for a refresh token, so an identity token
+# cannot be used there at all: docker gives up too (containerd's GET retry sends the token as a Basic
+# password, which no spec defines; we don't).
+OAUTH_UNSUPPORTED_STATUSES = frozenset({404, 405})
+# RFC 6749 section 5.2: the server speaks OAuth2 but not this grant type.
+OAUTH_UNSUPPORTED_ERRORS = frozenset({"unsupported_grant_type"})
+_OAUTH_ERROR_CODE = re.compile(r"^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$")  # RFC 6749 A.7, capped
+
+
+def oauth_refresh_form(challenge: Challenge, scope: str, identity_token: str) -> bytes:
+    """The form body that trades an identity token for an access token (``grant_type=refresh_token``,
+    as docker, containerd and containers/image send it). Goes in a POST body, never in a URL."""
+    form = [("grant_type", "refresh_token"), ("refresh_token", identity_token),
+            ("client_id", OAUTH_CLIENT_ID)]
+    if challenge.service:
+        form.append(("service", challenge.service))
+    if scope:
+        form.append(("scope", scope))
+    return urlencode(form).encode("ascii")
+
+
+@dataclass(frozen=True)
+class OAuthError:
+    """What a refused OAuth2 token request said (RFC 6749 section 5.2), fit to keep as evidence."""
+
+    code: str | None  # invalid_grant, unsupported_grant_type, ...: a registered short token
+    description: str | None  # the server's words; the caller scrubs them before keeping them
+
+
+def parse_oauth_error(body: bytes) -> OAuthError:
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        return OAuthError(None, None)
+    if not isinstance(data, dict):
+        return OAuthError(None, None)
+    code, text = data.get("error"), data.get("error_description") or data.get("details")
+    return OAuthError(code if isinstance(code, str) and _OAUTH_ERROR_CODE.match(code) else None,
+                      text[:300] if isinstance(text, str) and text else None)
+
+
+def oauth_unsupported(status: int, error: OAuthError) -> bool:
+    """The realm does not do refresh-token grants (as opposed to refusing this token)."""
+    return status in OAUTH_UNSUPPORTED_STATUSES or error.code in OAUTH_UNSUPPORTED_ERRORS
 
 
 # --- tokens --------------------------------------------------------------------------------------

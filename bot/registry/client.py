@@ -63,6 +63,9 @@ from bot.registry.auth import (
     Credentials,
     TokenCache,
     check_realm,
+    oauth_refresh_form,
+    oauth_unsupported,
+    parse_oauth_error,
     parse_token_body,
     parse_www_authenticate,
     pick_challenge,
@@ -81,6 +84,8 @@ from bot.registry.errors_map import (
     parse_date,
     parse_rate_limit,
     redact_url,
+    scrub,
+    scrub_text,
 )
 from bot.registry.metric_labels import RegistryLabels
 
@@ -469,8 +474,7 @@ class RegistrySession:
         endpoint = self._config.endpoint(host)
         await self._client.credentials.prewarm()  # so has_credentials() never runs a helper on the loop
         creds = None if anonymous else await self._client.credentials.get(host)
-        secrets = (creds.password,) if creds else ()
-        return _Target(host, endpoint, repository, creds, secrets)
+        return _Target(host, endpoint, repository, creds, creds.secrets if creds else ())
 
     async def _request(self, target: _Target, method: str, path_or_url: str, *, accept: str | None = None,
                        not_found: type[RegistryError], max_bytes: int) -> _Answer:
@@ -556,8 +560,15 @@ class RegistrySession:
         if challenge.scheme == "basic":
             if target.credentials is None:
                 return _AuthState(scheme=None, realm=challenge.realm)
-            return _AuthState(header=target.credentials.basic_header(), scheme="basic",
-                              realm=challenge.realm, authenticated=True)
+            basic = target.credentials.basic_header()
+            if basic is None:  # an identity token is no password: it goes to token realms only
+                raise RegistryAuthError(
+                    "the registry asks for a username and password (Basic auth), and the only login "
+                    "for it is an identity token, which is traded at a token realm, not sent as a password",
+                    evidence=Evidence(status=401, url=redact_url(target.endpoint.base_url + "/v2/"),
+                                      message="Basic challenge; identity token not sent"),
+                    oauth_refusal="unsupported")
+            return _AuthState(header=basic, scheme="basic", realm=challenge.realm, authenticated=True)
         if challenge.scheme != "bearer" or not challenge.realm:
             return _AuthState()
         realm = challenge.realm
@@ -589,10 +600,13 @@ class RegistrySession:
 
     async def _fetch_token(self, target: _Target, challenge: Challenge, scope: str,
                            creds: Credentials | None) -> tuple[str, float]:
+        if creds is not None and creds.identity_token:
+            return await self._fetch_token_oauth(target, challenge, scope, creds.identity_token)
         url = token_url(challenge, scope)
         headers = {"Accept": "application/json"}
-        if creds is not None:
-            headers["Authorization"] = creds.basic_header()
+        basic = creds.basic_header() if creds is not None else None
+        if basic is not None:
+            headers["Authorization"] = basic
         raw = await self._exchange(target, "GET", url, headers, max_bytes=self._config.max_small_body_bytes)
         if raw.status == 401 or raw.status == 403:
             evidence = Evidence(status=raw.status, url=redact_url(raw.url),
@@ -607,17 +621,48 @@ class RegistrySession:
                                       not_found=RegistryServerError, credentials_used=creds is not None)
         return parse_token_body(raw.body, url=raw.url)
 
+    async def _fetch_token_oauth(self, target: _Target, challenge: Challenge, scope: str,
+                                 identity_token: str) -> tuple[str, float]:
+        """Trade an identity token for an access token: a form POST to the realm (distribution's
+        ``spec/auth/oauth.md``). The caller has already checked that this realm may receive it."""
+        realm = challenge.realm or ""
+        headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+        raw = await self._exchange(target, "POST", realm, headers,
+                                   content=oauth_refresh_form(challenge, scope, identity_token),
+                                   max_bytes=self._config.max_small_body_bytes)
+        if raw.status == 200:
+            return parse_token_body(raw.body, url=raw.url)
+        error = parse_oauth_error(raw.body)
+        said = scrub_text(scrub(error.description, target.secrets)) if error.description else None
+        evidence = Evidence(status=raw.status, error_code=error.code, url=redact_url(raw.url),
+                            headers=cited_headers(raw.headers),
+                            message="identity token refused" + (f": {said}" if said else ""))
+        answer = f"{raw.status}" + (f" {error.code}" if error.code else "")
+        if oauth_unsupported(raw.status, error):
+            raise RegistryAuthError(
+                f"the token server does not accept identity tokens (its OAuth2 endpoint answered {answer})",
+                status=raw.status, code=error.code, evidence=evidence, credentials_used=True,
+                oauth_refusal="unsupported")
+        if raw.status in (400, 401, 403):  # RFC 6749: invalid_grant is a 400; some servers say 401
+            raise RegistryAuthError(
+                f"the token server rejected the identity token ({answer}): it expired or was revoked",
+                status=raw.status, code=error.code, evidence=evidence, credentials_used=True,
+                oauth_refusal="rejected")
+        raise error_from_response(raw.status, raw.headers, raw.body, raw.url,
+                                  not_found=RegistryServerError, credentials_used=True)
+
     # --- one HTTP exchange ------------------------------------------------------------------------
 
     async def _exchange(self, target: _Target, method: str, url: str, headers: Mapping[str, str], *,
-                        max_bytes: int) -> _Raw:
+                        max_bytes: int, content: bytes | None = None) -> _Raw:
         """Send one request, following redirects by hand, under the per-request deadline."""
         where = [url]  # the hop in flight, for the error's evidence
         try:
             # Waiting for a slot is not the registry's slowness: the deadline starts once we have one.
             async with self._client.semaphore(target.registry), self._client.global_slots:
                 async with asyncio.timeout(self._config.request_deadline_s):
-                    return await self._follow(target, method, headers, max_bytes=max_bytes, where=where)
+                    return await self._follow(target, method, headers, max_bytes=max_bytes, where=where,
+                                              content=content)
         except ImagecheckError as exc:
             # the egress transport's DNSFailure / EgressDenied know no URL; say which request it was
             if exc.evidence.url is None:
@@ -627,19 +672,21 @@ class RegistrySession:
             raise error_from_exception(exc, where[-1], secrets=target.secrets) from None
 
     async def _follow(self, target: _Target, method: str, headers: Mapping[str, str], *, max_bytes: int,
-                      where: list[str]) -> _Raw:
+                      where: list[str], content: bytes | None = None) -> _Raw:
         current_headers = dict(headers)
         for hop in range(self._config.max_redirects + 1):
             current = where[-1]
             if hop == 0:  # a token realm (the registry's own URLs are never refused)
                 self._refuse_restricted(target, httpx.URL(current), via=None)
-            response = await self._send(target, method, current, current_headers)
+            response = await self._send(target, method, current, current_headers, content=content)
             try:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:
                     next_url = response.url.join(location)
                     self._check_redirect(response.url, next_url)
                     self._refuse_restricted(target, next_url, via=response)
+                    if content is not None:
+                        self._check_body_redirect(response, next_url)
                     if _origin(next_url)[1:] != _origin(response.url)[1:]:
                         current_headers.pop("Authorization", None)  # credentials stay with their host
                     if response.status_code == 303 and method != "HEAD":
@@ -658,12 +705,12 @@ class RegistrySession:
             f"more than {self._config.max_redirects} redirects",
             evidence=Evidence(url=redact_url(where[-1]), message="redirect limit reached"))
 
-    async def _send(self, target: _Target, method: str, url: str,
-                    headers: Mapping[str, str]) -> httpx.Response:
+    async def _send(self, target: _Target, method: str, url: str, headers: Mapping[str, str], *,
+                    content: bytes | None = None) -> httpx.Response:
         started = time.perf_counter()
         status = "error"
         try:
-            request = self._client.http.build_request(method, url, headers=dict(headers))
+            request = self._client.http.build_request(method, url, headers=dict(headers), content=content)
             response = await self._client.http.send(request, stream=True, follow_redirects=False)
             status = str(response.status_code)
             return response
@@ -687,6 +734,22 @@ class RegistrySession:
             raise EgressDenied("redirect from https to plain http refused",
                                evidence=Evidence(url=redact_url(str(next_url)),
                                                  message="https -> http redirect"))
+
+    @staticmethod
+    def _check_body_redirect(response: httpx.Response, next_url: httpx.URL) -> None:
+        """A request with a body (the identity-token POST) follows only 307/308 within its origin.
+
+        The body is the secret, and it is not a header the cross-host rule above can strip: resent to
+        another host it would reach a realm nobody allowed; and 301/302/303 turn a POST into a GET
+        without its body, which would quietly ask anonymously instead.
+        """
+        if response.status_code in (307, 308) and _same_origin(response.url, next_url):
+            return
+        raise EgressDenied(
+            "the token server redirected the identity-token request elsewhere; imagecheck does not "
+            "send the token on",
+            evidence=Evidence(status=response.status_code, url=redact_url(str(response.url)),
+                              message="identity-token request redirected; not followed"))
 
     def _refuse_restricted(self, target: _Target, url: httpx.URL, *, via: httpx.Response | None) -> None:
         """Refuse a hop onto a restricted registry other than the one checked (see

@@ -7,6 +7,10 @@ Docker Hub is known under several names (``docker.io``, ``index.docker.io``, ``r
 sent is a separate rule (``auth.realm_may_receive_credentials``): the registry itself, and a token realm
 on any port of the same host name, a known pairing, or a realm listed under ``token_realms``.
 
+Identity tokens (``auths.<host>.identitytoken``, or a helper answering Username ``<token>``) become
+``Credentials`` with ``identity_token`` set: OAuth2 refresh tokens that the client only ever trades for
+an access token at an allowed token realm (``auth.Credentials``).
+
 Helper programs never run on the event loop's thread: ``get`` and ``list`` are asynchronous
 subprocesses, and ``has`` answers from what ``prewarm`` (run before every request) already learned.
 """
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.registry.auth import Credentials
+from bot.registry.auth import IDENTITY_TOKEN_USER, Credentials
 from bot.registry.config import DOCKER_HUB, RegistryEndpoint, normalize_registry
 
 log = logging.getLogger(__name__)
@@ -35,7 +39,6 @@ log = logging.getLogger(__name__)
 DOCKER_HUB_SERVER_URL = "https://index.docker.io/v1/"  # what `docker login` stores for Docker Hub
 HELPER_CACHE_TTL_S = 300.0
 _HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_IDENTITY_TOKEN_USER = "<token>"  # noqa: S105 - a helper's way of saying "this is an OAuth refresh token"
 
 
 def helper_server_url(registry: str) -> str:
@@ -90,18 +93,27 @@ def _auth_entry(entry: Mapping[str, Any]) -> Credentials | None:
     username = entry.get("username")
     password = entry.get("password")
     encoded = entry.get("auth")
+    user: str | None = None
+    secret: str | None = None
     if isinstance(encoded, str) and encoded:
         try:
             decoded = base64.b64decode(encoded, validate=False).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            return None
-        user, sep, secret = decoded.partition(":")
-        if sep and user:
-            return Credentials(user, secret, source="docker-config")
-        return None
-    if isinstance(username, str) and username and isinstance(password, str):
-        return Credentials(username, password, source="docker-config")
-    # identitytoken / registrytoken entries need Docker's OAuth refresh flow, which we don't speak.
+            decoded = ""
+        name, sep, rest = decoded.partition(":")
+        if sep and name:
+            user, secret = name, rest
+    elif isinstance(username, str) and username and isinstance(password, str):
+        user, secret = username, password
+    identity_token = entry.get("identitytoken")
+    if isinstance(identity_token, str) and identity_token:
+        # An OAuth login (`az acr login`, `docker login` to an OAuth registry): docker stores
+        # `auth` as "<user>:" with an empty password next to the token, and the token wins (moby's
+        # credential store hands it out as the refresh token whenever it is set).
+        return Credentials.from_identity_token(identity_token, username=user or "", source="docker-config")
+    if user is not None and secret is not None:
+        return Credentials(user, secret, source="docker-config")
+    # `registrytoken` (a bearer token for the registry itself) is not supported.
     return None
 
 
@@ -119,10 +131,9 @@ def _parse_helper_answer(stdout: bytes, name: str) -> Credentials | None:
     user, secret = data.get("Username"), data.get("Secret")
     if not isinstance(user, str) or not isinstance(secret, str) or not user:
         return None
-    if user == _IDENTITY_TOKEN_USER:
-        log.info("credential helper returned an identity token, which is not supported",
-                 extra={"helper": name})
-        return None
+    if user == IDENTITY_TOKEN_USER:
+        # docker/cli's native store: Username "<token>" means the Secret is an identity token.
+        return Credentials.from_identity_token(secret, source=f"helper:{name}") if secret else None
     return Credentials(user, secret, source=f"helper:{name}")
 
 

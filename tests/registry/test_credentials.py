@@ -136,11 +136,12 @@ echo "credentials not found in native keychain"; exit 1
     assert creds.password == "s"
 
 
-async def test_identity_tokens_and_garbage_are_not_used(tmp_path: Path, helper_path: Path) -> None:
-    _write_helper(helper_path, "tok", 'read s; echo \'{"Username":"<token>","Secret":"refresh"}\'\n')
+async def test_garbage_and_empty_identity_tokens_are_not_used(tmp_path: Path, helper_path: Path) -> None:
+    # (identity tokens themselves are read and used: tests/registry/test_identity_token.py)
+    _write_helper(helper_path, "tok", 'read s; echo \'{"Username":"<token>","Secret":""}\'\n')
     _write_helper(helper_path, "junk", "read s; echo not-json\n")
     cfg = _write_config(tmp_path / "docker", {"credHelpers": {"a.example": "tok", "b.example": "junk"},
-                                              "auths": {"c.example": {"identitytoken": "x"}}})
+                                              "auths": {"c.example": {"identitytoken": ""}}})
     store = CredentialStore({}, docker_config_dir=cfg)
     assert await store.get("a.example") is None
     assert await store.get("b.example") is None

@@ -10,6 +10,15 @@ Policy (like Docker Hub's):
   answers 401 ``insufficient_scope``;
 - the admin user gets every action asked for (push, delete, catalog) on every repository;
 - a wrong password is a 401 from the token server itself.
+
+OAuth2 (distribution's ``spec/auth/oauth.md``): ``POST /token`` with a form
+``grant_type=refresh_token&refresh_token=…&service=…&scope=…&client_id=…`` trades an identity token
+(what ``az acr login`` leaves in ``config.json``) for an access token under the same policy as GET, for
+the user that token was issued to (``identity_tokens``: ``READER_IDENTITY_TOKEN``,
+``OUTSIDER_IDENTITY_TOKEN``). An unknown or revoked (``revoke()``) refresh token gets
+400 ``invalid_grant`` (RFC 6749 section 5.2), another grant type 400 ``unsupported_grant_type``.
+POSTs are logged like GETs (``log``; the query is the form without the refresh token) and kept whole
+in ``oauth_posts``.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -53,6 +62,21 @@ READER = TokenUser("reader", "reader-secret-pw")
 # Logs in fine but may not pull private/: the "authenticated yet not allowed" case.
 OUTSIDER = TokenUser("outsider", "outsider-secret-pw", private_access=False)
 
+# Identity tokens (OAuth2 refresh tokens) issued to READER and OUTSIDER: long and unmistakable, so a
+# test can assert they appear nowhere in output.
+READER_IDENTITY_TOKEN = "idt-reader-7f3c9a1e5b2d4c6e8a0b1c2d3e4f5a6b"
+OUTSIDER_IDENTITY_TOKEN = "idt-outsider-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d"
+
+
+@dataclass(frozen=True)
+class OAuthPost:
+    """One ``POST /token`` as received: the whole form (refresh token included), for assertions."""
+
+    form: dict[str, str]
+    content_type: str
+    authorization: str | None
+    status: int
+
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
@@ -77,9 +101,21 @@ class TokenServer:
     """Start with ``start()``; ``realm`` is the URL to put in the registry's config."""
 
     def __init__(
-        self, directory: Path, *, users: tuple[TokenUser, ...] = (ADMIN, READER, OUTSIDER), expires_in: int = 300
+        self,
+        directory: Path,
+        *,
+        users: tuple[TokenUser, ...] = (ADMIN, READER, OUTSIDER),
+        expires_in: int = 300,
+        identity_tokens: dict[str, TokenUser] | None = None,
     ) -> None:
         self.users = {u.username: u for u in users}
+        self.identity_tokens = dict(
+            identity_tokens
+            if identity_tokens is not None
+            else {READER_IDENTITY_TOKEN: READER, OUTSIDER_IDENTITY_TOKEN: OUTSIDER}
+        )
+        self.oauth_posts: list[OAuthPost] = []
+        self._revoked: set[str] = set()
         self.expires_in = expires_in
         self.service = TOKEN_SERVICE
         self.issuer = TOKEN_ISSUER
@@ -155,6 +191,30 @@ class TokenServer:
             return False
         return user
 
+    def issue_identity_token(self, user: TokenUser) -> str:
+        """A fresh identity token for ``user`` (as a new ``az acr login`` would give)."""
+        token = f"idt-{user.username}-{uuid.uuid4().hex}"
+        self.identity_tokens[token] = user
+        return token
+
+    def revoke(self, identity_token: str) -> None:
+        """From now on this identity token gets 400 invalid_grant (an expired ``az acr login``)."""
+        self._revoked.add(identity_token)
+
+    def refresh_user(self, refresh_token: str) -> TokenUser | None:
+        if refresh_token in self._revoked:
+            return None
+        return self.identity_tokens.get(refresh_token)
+
+    def access_for(self, user: TokenUser | None, scopes: list[str]) -> list[dict[str, Any]]:
+        access = []
+        for text in scopes:
+            for part in text.split(" "):
+                scope = Scope.parse(part)
+                if scope is not None:
+                    access.append({"type": scope.type, "name": scope.name, "actions": self.granted(user, scope)})
+        return access
+
     def granted(self, user: TokenUser | None, scope: Scope) -> list[str]:
         if user is not None and user.admin:
             return scope.actions
@@ -200,10 +260,15 @@ def _make_handler(owner: TokenServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             return  # keep pytest output clean; requests are counted in owner.log
 
-        def _answer(self, status: int, body: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+        def _answer(
+            self, status: int, body: dict[str, Any], extra: dict[str, str] | None = None, *, query: str | None = None
+        ) -> None:
             url = urlsplit(self.path)
             owner.log.record(
-                LoggedRequest(self.command, url.path, url.query, status, self.headers.get("User-Agent", ""))
+                LoggedRequest(
+                    self.command, url.path, url.query if query is None else query, status,
+                    self.headers.get("User-Agent", ""),
+                )
             )
             data = json.dumps(body).encode()
             self.send_response(status)
@@ -233,12 +298,7 @@ def _make_handler(owner: TokenServer) -> type[BaseHTTPRequestHandler]:
                 )
                 return
             assert user is not True
-            access = []
-            for text in params.get("scope", []):
-                for part in text.split(" "):
-                    scope = Scope.parse(part)
-                    if scope is not None:
-                        access.append({"type": scope.type, "name": scope.name, "actions": owner.granted(user, scope)})
+            access = owner.access_for(user, params.get("scope", []))
             token, issued = owner.issue(user.username if user else "", access)
             self._answer(
                 200,
@@ -246,6 +306,63 @@ def _make_handler(owner: TokenServer) -> type[BaseHTTPRequestHandler]:
                     "token": token,
                     "access_token": token,
                     "expires_in": owner.expires_in,
+                    "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(issued)),
+                },
+            )
+
+        def _read_body(self) -> bytes:
+            # containers/image (skopeo) sets the POST body after building the request, so Go sends it
+            # chunked, without a Content-Length
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                body = b""
+                while True:
+                    size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline().strip():  # trailers, then the blank line
+                            pass
+                        return body
+                    body += self.rfile.read(size)
+                    self.rfile.readline()  # the CRLF after each chunk
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def do_POST(self) -> None:
+            """OAuth2 refresh-token grant (distribution spec/auth/oauth.md)."""
+            raw = self._read_body().decode("utf-8", errors="replace")
+            form = {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+            # the log's query is the form minus the secret, so counting tests can read it
+            logged = urlencode([(k, v) for k, v in form.items() if k != "refresh_token"])
+
+            def answer(status: int, body: dict[str, Any]) -> None:
+                owner.oauth_posts.append(
+                    OAuthPost(form, self.headers.get("Content-Type", ""), self.headers.get("Authorization"), status)
+                )
+                self._answer(status, body, query=logged)
+
+            if urlsplit(self.path).path != "/token":
+                answer(404, {"error": "not found"})
+                return
+            if form.get("service", owner.service) != owner.service:
+                answer(400, {"error": "invalid_request", "error_description": "unknown service"})
+                return
+            if form.get("grant_type") != "refresh_token":
+                answer(400, {"error": "unsupported_grant_type"})
+                return
+            if not form.get("client_id"):
+                answer(400, {"error": "invalid_request", "error_description": "client_id is required"})
+                return
+            user = owner.refresh_user(form.get("refresh_token", ""))
+            if user is None:
+                answer(400, {"error": "invalid_grant", "error_description": "refresh token is invalid or expired"})
+                return
+            scopes = [form["scope"]] if form.get("scope") else []
+            token, issued = owner.issue(user.username, owner.access_for(user, scopes))
+            answer(
+                200,
+                {
+                    "access_token": token,
+                    "expires_in": owner.expires_in,
+                    "scope": form.get("scope", ""),
                     "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(issued)),
                 },
             )
