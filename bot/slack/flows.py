@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from slack_sdk.errors import SlackApiError
+
 from bot.domain.errors import ImagecheckError, InvalidPlatform, InvalidReference
 from bot.domain.incidents import record_diagnosis, record_triage
 from bot.domain.models import Category, Diagnosis, ImageRef, Incident, Platform, TriageResult, utcnow
@@ -114,6 +116,16 @@ def should_reply(services: Services, result: TriageResult) -> bool:
     return result.category not in QUIET_CATEGORIES and result.confidence >= services.options.triage_threshold
 
 
+class ThreadUnavailable(Exception):
+    """Slack refused the first message of a thread (the bot is not a member, the channel is archived):
+    nothing was kept, and the asker should get the answer some other way."""
+
+    def __init__(self, channel: str, error: str) -> None:
+        super().__init__(f"cannot post in {channel}: {error}")
+        self.channel = channel
+        self.error = error
+
+
 @dataclass(frozen=True)
 class CheckedTriage:
     """A triage with its references checked: the outcome of each (a diagnosis or why it failed)."""
@@ -141,21 +153,30 @@ async def answer_in_thread(services: Services, poster: Poster, checked: CheckedT
                            thread_ts: str, actor: str | None, on_demand: bool = False) -> None:
     """Post the triage, then keep the incident, then post each diagnosis with its buttons.
 
-    The triage goes first so that a channel the bot cannot post in raises ``SlackApiError`` before
-    anything is kept: no incident without a thread of ours.
+    The triage goes first so that a channel the bot cannot post in raises ``ThreadUnavailable`` before
+    anything is kept: no incident without a thread of ours. Later refusals are logged, not raised.
     """
-    await poster.post(channel, render_triage(checked.result, on_demand=on_demand), thread_ts=thread_ts)
+    try:
+        await poster.post(channel, render_triage(checked.result, on_demand=on_demand), thread_ts=thread_ts)
+    except SlackApiError as exc:
+        raise ThreadUnavailable(channel, str(exc.response.get("error") or "")) from exc
     at = utcnow()
     incident = await record(services.store, channel, thread_ts,
                             lambda incident: record_triage(incident, checked.result, at=at, actor=actor),
                             actor=actor)
     for ref, outcome in zip(checked.refs, checked.outcomes, strict=True):
         if isinstance(outcome, Exception):
-            await poster.post(channel, failure_notice(services, ref, outcome), thread_ts=thread_ts)
+            message = failure_notice(services, ref, outcome)
         else:
-            await poster.post(channel, render_diagnosis(
-                outcome, incident_id=incident.id,
-                mirrors_configured=bool(services.options.mirrors.get(ref.registry_key))), thread_ts=thread_ts)
+            message = render_diagnosis(outcome, incident_id=incident.id,
+                                       mirrors_configured=bool(services.options.mirrors.get(ref.registry_key)))
+        try:
+            await poster.post(channel, message, thread_ts=thread_ts)
+        except SlackApiError as exc:
+            # The thread is ours and the incident kept: one refused message must not cost the others
+            # their post, nor send the asker a private "I can't reply here" that isn't true.
+            log.warning("could not post the diagnosis of %s in %s: %s", ref.normalized, channel,
+                        exc.response.get("error"))
 
 
 async def triage_into_thread(services: Services, poster: Poster, result: TriageResult, *, channel: str,

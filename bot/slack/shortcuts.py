@@ -12,10 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from bot.metrics import TRIAGE
-from bot.slack.flows import CheckedTriage, answer_in_thread, check_triage, failure_notice
+from bot.slack.flows import CheckedTriage, ThreadUnavailable, answer_in_thread, check_triage, failure_notice
 from bot.slack.guards import claim, rate_allowed
 from bot.slack.links import as_typed
 from bot.slack.posting import Poster
@@ -58,9 +56,8 @@ def register(app: Any, services: Services, poster: Poster) -> None:
         try:
             await answer_in_thread(services, poster, checked, channel=channel, thread_ts=thread_ts, actor=user,
                                    on_demand=True)
-        except SlackApiError as exc:
-            log.info("cannot post in %s (%s); answering the shortcut ephemerally", channel,
-                     exc.response.get("error"))
+        except ThreadUnavailable as exc:
+            log.info("cannot post in %s (%s); answering the shortcut ephemerally", channel, exc.error)
             await answer_privately(services, checked, respond)
 
     app.shortcut(CALLBACK_ID)(ack=ack_shortcut, lazy=[diagnose])

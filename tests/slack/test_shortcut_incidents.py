@@ -81,3 +81,23 @@ async def test_a_member_answers_in_the_thread_and_keeps_the_incident(slack_emula
         assert slack_emulator.calls_to("response_url") == []  # nothing private when the thread has it
     finally:
         await h.close()
+
+
+async def test_a_later_refused_post_in_a_member_channel_is_not_called_not_a_member(
+        slack_emulator: SlackEmulator) -> None:
+    # Fault injection (the emulator's ``refuse``): Slack refuses the diagnosis, the second post, with
+    # msg_too_long, which our renderer never provokes. The thread is ours and the incident kept, so the
+    # asker must not be told privately "I can't reply in this channel ... not kept" (found in review).
+    _, store, services = harness_parts()
+    slack_emulator.refuse("chat.postMessage", "msg_too_long", nth=2)
+    h = await Harness(slack_emulator, services).start()
+    try:
+        await h.shortcut({"type": "message", "user": "UBOB0001", "text": PASTE, "ts": "1700000990.000200"},
+                         user="UALICE01", channel="CCHAN001")
+        await slack_emulator.wait_for("chat.postMessage", 1)
+        await slack_emulator.settle()
+        assert slack_emulator.calls_to("response_url") == []  # no private second answer
+        assert await store.get_incident("CCHAN001:1700000990.000200") is not None
+    finally:
+        await h.close()
+
