@@ -76,8 +76,8 @@ def render(d: Diagnosis, style: _Style) -> str:
             bullet = style("-", colour) if colour else "-"
             cited = [str(f.evidence.status) if f.evidence.status else "", f.evidence.error_code or ""]
             cite = " ".join(c for c in cited if c)
-            if cite and cite in f.summary:
-                cite = ""  # the summary already quotes the registry's answer: "… (404 MANIFEST_UNKNOWN)"
+            if f.evidence.error_code and cite in f.summary:
+                cite = ""  # the summary quotes the answer already: "… (404 MANIFEST_UNKNOWN)" (not a bare "200")
             lines.append(f"    {bullet} {clean(f.summary)}" + (f" [{clean(cite)}]" if cite else ""))
             if f.evidence.exception:
                 lines.append(f"        {clean(f.evidence.exception)}")

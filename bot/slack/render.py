@@ -142,8 +142,10 @@ def _evidence_lines(finding: Finding) -> str:
     if ev.error_code:
         bits.append(code(ev.error_code, 80))
     line = f"• *{escape_within(finding.summary, 400)}*"
-    quoted = str(ev.status) in finding.summary and (ev.error_code or "") in finding.summary
-    if bits and not quoted:  # else the summary already quotes the answer: "… (404 MANIFEST_UNKNOWN)"
+    # The summary may quote the answer already ("… (404 MANIFEST_UNKNOWN)"). Only the status and code
+    # together count as a quote: a bare "200" could be part of a digest or a tag.
+    quoted = bool(ev.error_code) and f"{ev.status} {ev.error_code}" in finding.summary
+    if bits and not quoted:
         line += "  (" + ", ".join(bits) + ")"
     if ev.message and ev.message != finding.summary:
         line += "\n    " + code(ev.message, 400)

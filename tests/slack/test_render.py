@@ -141,6 +141,10 @@ def test_an_answer_the_summary_already_quotes_is_not_repeated() -> None:
     blob = json.dumps(render_diagnosis(not_found()).as_dicts())  # a summary that doesn't quote it: cited
     assert "HTTP 404" in blob
     assert "MANIFEST_UNKNOWN" in blob
+    # digits of a status inside a tag or digest are no quote: the status is still cited
+    tagged = not_found().model_copy(update={"findings": [Finding(
+        kind="resolved", summary="nginx:1.200 resolves to sha256:200abc", evidence=Evidence(status=200))]})
+    assert "HTTP 200" in json.dumps(render_diagnosis(tagged).as_dicts())
 
 
 def test_tags_that_break_the_grammar_are_not_shown() -> None:
