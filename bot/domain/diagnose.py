@@ -415,18 +415,16 @@ class _Diagnoser:
         what = ("an identity token (an OAuth2 refresh token, which `az acr login` and OAuth-based `docker "
                 "login`s store instead of a password)")
         if exc.oauth_refusal == "rejected":
-            self.add(FindingKind.credentials_rejected,
-                     f"{self.host} rejected the identity token configured for it: {exc.message}", ev, Severity.error)
+            self.add(FindingKind.credentials_rejected, f"{self.host}: {exc.message}", ev, Severity.error)
             self.add(FindingKind.identity_token_rejected,
-                     f"The login imagecheck has for {self.host} is {what}; such a token expires or is revoked, "
-                     "and then only logging in again gives a new one", severity=Severity.info)
+                     f"The login imagecheck has for {self.host} is {what}; once it expires or is revoked, only a "
+                     "new login replaces it", severity=Severity.info)
             await self._try_anonymously(
                 f"rejected the stored identity token for {self.repo}",
                 ": it has expired or was revoked (an old `az acr login` or OAuth `docker login`); log in again.",
                 "log in again, or remove the stale login")
             return
-        self.add(FindingKind.credentials_rejected,
-                 f"{self.host} cannot use the identity token configured for it: {exc.message}", ev, Severity.error)
+        self.add(FindingKind.credentials_rejected, f"{self.host}: {exc.message}", ev, Severity.error)
         self.add(FindingKind.identity_token_unsupported,
                  f"The login imagecheck has for {self.host} is {what}, and this registry does not take one",
                  severity=Severity.info)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.domain.clock import SystemClock
+from bot.domain.clock import ManualClock, SystemClock
 from bot.domain.diagnose import diagnose
 from bot.domain.errors import EgressDenied, RegistryAuthError
 from bot.domain.models import Diagnosis, Verdict
@@ -32,6 +32,7 @@ from bot.domain.remedy import FindingKind
 from bot.registry import RegistryClient, RegistryClientConfig, RegistryEndpoint
 from bot.registry.auth import OAUTH_CLIENT_ID, Credentials
 from bot.registry.credentials import CredentialStore, DockerConfig
+from tests.domain.fake_registry import FakeRegistry, Repo
 from tests.registry.conftest import StartServer
 from tests.registry.fakes import BasicRegistry, manifest_body, manifest_response
 from tests.registry.scripted import oci_error
@@ -375,6 +376,34 @@ async def test_a_same_origin_307_keeps_the_post_and_its_body(tmp_path: Path, sta
     assert [p["refresh_token"] for p in posted] == ["moved-refresh-1"]
 
 
+async def test_a_realm_that_quotes_the_token_back_has_it_scrubbed_from_the_evidence(
+        tmp_path: Path, start_server: StartServer) -> None:
+    token = "echoed-refresh-token-4242"
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.path == "/token":
+            echoed = (await request.post()).get("refresh_token")
+            assert isinstance(echoed, str)
+            return web.json_response({"error": "invalid_grant",
+                                      "error_description": f"refresh token {echoed} expired"},
+                                     status=400)
+        challenge = f'Bearer realm="http://{request.host}/token",service="echo"'
+        return oci_error(401, "UNAUTHORIZED", "authentication required", {"WWW-Authenticate": challenge})
+
+    server = await start_server(handler)
+    docker_dir = _docker_dir(tmp_path / "docker", {"auths": {server.host: _acr_entry(token)}})
+    async with _client(docker_dir, RegistryEndpoint(server.host, insecure=True)) as client:
+        with pytest.raises(RegistryAuthError) as info:
+            await client.session().head_manifest(server.host, "team/app", "1.0")
+    evidence = info.value.evidence
+    assert info.value.oauth_refusal == "rejected"
+    assert evidence.error_code == "invalid_grant"
+    assert evidence.message is not None
+    assert "expired" in evidence.message  # the server's words are kept ...
+    assert token not in evidence.model_dump_json()  # ... without the token
+    assert token not in str(info.value)
+
+
 # --- skopeo reads identitytoken from its auth file: the same answer -------------------------------
 
 
@@ -424,3 +453,45 @@ def test_credentials_from_an_identity_token_have_no_password() -> None:
     assert creds.password == ""
     assert creds.uses_identity_token
     assert creds.identity().startswith("<token>#")
+
+
+# --- the wording, for an ACR host (the domain with its in-memory fake registry: no *.azurecr.io here) --
+
+
+async def test_an_expired_acr_login_names_az_acr_login_and_public_images_say_only_the_login_is_stale() -> None:
+    host = "myteam.azurecr.io"
+    repo = Repo()
+    repo.push_image("svc", "linux/amd64", tag="1.0")
+    refused = RegistryAuthError("the token server rejected the identity token (400 invalid_grant): it expired "
+                                "or was revoked", status=400, code="invalid_grant", credentials_used=True,
+                                oauth_refusal="rejected")
+
+    def fail(op: str, registry: str, repository: str, reference: str, anonymous: bool) -> RegistryAuthError | None:
+        return None if anonymous else refused  # the image itself is public
+
+    reg = FakeRegistry({host: {"team/svc": repo}}, credentials_for={host}, fail=fail)
+    d = await diagnose(parse_reference(f"{host}/team/svc:1.0"), reg, clock=ManualClock())
+    assert d.verdict is Verdict.auth_required
+    assert d.summary == (f"{host} rejected the stored identity token for team/svc (anonymous pulls work: "
+                         "log in again, or remove the stale login).")
+    assert d.remediation[0].command == "az acr login --name myteam"
+    assert "`az acr login`" in d.remediation[0].text
+    # the anonymous probe ran once, and only after the refusal
+    assert [c[4] for c in reg.calls] == [False, True]
+
+
+async def test_a_registry_that_takes_no_identity_tokens_asks_for_a_password_login() -> None:
+    host = "registry.corp.test"
+    refused = RegistryAuthError("the token server does not accept identity tokens (its OAuth2 endpoint "
+                                "answered 405)", status=405, credentials_used=True, oauth_refusal="unsupported")
+    reg = FakeRegistry({host: {}}, credentials_for={host},
+                       fail=lambda op, registry, repository, reference, anonymous: refused if not anonymous else
+                       RegistryAuthError("the registry requires authentication (401 Unauthorized)"))
+    d = await diagnose(parse_reference(f"{host}/team/svc:1.0"), reg, clock=ManualClock())
+    assert d.verdict is Verdict.auth_required
+    assert d.summary.startswith(f"{host} does not accept the stored identity token for team/svc")
+    assert "username and password" in d.summary
+    assert d.remediation[0].command == f"docker login {host} --username <user> --password-stdin"
+    kinds = [f.kind for f in d.findings]
+    assert FindingKind.identity_token_unsupported in kinds
+    assert FindingKind.identity_token_rejected not in kinds
