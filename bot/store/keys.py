@@ -46,3 +46,27 @@ class Keys:
 
     def blob(self, key: str) -> str:
         return f"{self.prefix}blob:{key}"
+
+
+# Redis Cluster hashes only the part of a key between the first "{" and the next "}" (when not empty),
+# so keys that share that "hash tag" share a slot, and only such keys may meet in one transaction,
+# MGET or script. imagecheck's state is small: one slot holds all of it.
+CLUSTER_PREFIX = "{imagecheck}:"
+
+
+def has_hash_tag(prefix: str) -> bool:
+    """True when every key under ``prefix`` gets its hash tag from the prefix itself."""
+    start = prefix.find("{")
+    return start >= 0 and prefix.find("}", start + 1) > start + 1
+
+
+def cluster_prefix(prefix: str) -> str:
+    """``prefix`` made a hash tag for Redis Cluster: ``imagecheck:`` becomes ``{imagecheck}:`` and
+    ``staging:`` ``{staging}:`` (bots sharing a cluster stay apart); a prefix that already has a tag is
+    kept; one with stray braces is put behind ``{imagecheck}:``."""
+    if has_hash_tag(prefix):
+        return prefix
+    body = prefix.removesuffix(":")
+    if not body or "{" in body or "}" in body:
+        return CLUSTER_PREFIX + prefix
+    return "{" + body + "}:"

@@ -9,6 +9,12 @@ Lua scripts are re-loaded by redis-py when a restarted server no longer knows th
 
 Atomicity across replicas: tag history is a WATCH/MULTI read-modify-write retried on conflict; lock
 release and rate-limit counting are Lua scripts; dedupe and lock acquisition are ``SET NX PX``.
+
+Redis Cluster: the client may be a ``RedisCluster``. Every multi-key command here (the incident and its
+indexes in one MULTI, MGET of a page of incidents) and every transaction runs within one hash slot,
+which Cluster requires, because the key prefix is a hash tag (``keys.cluster_prefix``; the store
+refuses a cluster client with a prefix that is not). redis-py's cluster pipeline runs WATCH/MULTI on
+the slot's node, and scripts are routed by their one key.
 """
 
 from __future__ import annotations
@@ -16,15 +22,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import RedisClusterException, RedisError, WatchError
 
 from bot.domain.clock import SystemClock
 from bot.domain.errors import StoreUnavailable
@@ -33,7 +39,7 @@ from bot.domain.ports import Clock
 from bot.metrics import STORE_ERRORS
 from bot.store.codec import TagHistory, encode, read_record
 from bot.store.history import add_sighting
-from bot.store.keys import DEFAULT_PREFIX, Keys
+from bot.store.keys import DEFAULT_PREFIX, Keys, has_hash_tag
 from bot.store.timing import lock_poll_delays, require_positive, ttl_ms
 
 log = logging.getLogger(__name__)
@@ -81,16 +87,25 @@ class RedisStore:
 
     backend: str = "redis"
 
-    def __init__(self, client: Redis, *, key_prefix: str = DEFAULT_PREFIX,
+    def __init__(self, client: Redis | RedisCluster, *, key_prefix: str = DEFAULT_PREFIX,
                  incident_ttl_s: float = 30 * 86400, tag_history_limit: int = 20,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, owned: Sequence[Redis] = ()) -> None:
+        """``owned``: further clients closed with this store (a Sentinel's connections to the sentinels)."""
+        if isinstance(client, RedisCluster) and not has_hash_tag(key_prefix):
+            # Fail at start-up, not with CROSSSLOT errors on the first incident saved.
+            raise ValueError(f"key prefix {key_prefix!r} has no hash tag, which Redis Cluster needs "
+                             "(use bot.store.keys.cluster_prefix)")
         self._r = client
+        self._owned = tuple(owned)
         self.keys = Keys(key_prefix)
         self.incident_ttl_s = incident_ttl_s
         self.tag_history_limit = tag_history_limit
         self.clock: Clock = clock or SystemClock()
-        self._release_script = client.register_script(_RELEASE_LUA)
-        self._allow_script = client.register_script(_ALLOW_LUA)
+        # redis-py annotates register_script for Redis only; RedisCluster inherits it and routes each
+        # EVALSHA by its one key (loading the script on that node when it is missing).
+        scripting: Any = client
+        self._release_script = scripting.register_script(_RELEASE_LUA)
+        self._allow_script = scripting.register_script(_ALLOW_LUA)
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -99,7 +114,7 @@ class RedisStore:
         """Turn any Redis or socket failure into ``StoreUnavailable`` (never a redis exception)."""
         try:
             yield
-        except (TimeoutError, RedisError, OSError) as exc:
+        except (TimeoutError, RedisError, RedisClusterException, OSError) as exc:
             STORE_ERRORS.labels(op=op).inc()
             raise StoreUnavailable(f"state store unavailable during {op}: {type(exc).__name__}") from exc
 
@@ -114,6 +129,8 @@ class RedisStore:
 
     async def aclose(self) -> None:
         await self._r.aclose()
+        for client in self._owned:
+            await client.aclose()
 
     # --- result cache ---------------------------------------------------------------------------
 
