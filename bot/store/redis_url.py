@@ -115,9 +115,10 @@ def redacted_url(url: str) -> str:
     if "@" in before_query:
         rest = rest[before_query.rindex("@") + 1:]
     authority, path, _ = _split(rest)
-    hosts = authority if all(_SAFE_HOST.fullmatch(h) for h in authority.split(",")) else "<hidden>"
+    if not all(_SAFE_HOST.fullmatch(h) for h in authority.split(",")):
+        return f"{scheme}://<hidden>"  # unreadable hosts: what follows may be a password's tail too
     shown_path = path if _SAFE_PATH.fullmatch(path) else "/<hidden>"
-    return f"{scheme}://{hosts}{shown_path}"
+    return f"{scheme}://{authority}{shown_path}"
 
 
 _SAFE_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
