@@ -15,12 +15,14 @@
   ``redis+cluster://[:password@]node-1:6379,node-2:6379``
       Redis Cluster, learned from any of the nodes named; ``rediss+cluster://`` for TLS.
 
-Failover (Sentinel): a connection asks the sentinels for the current primary whenever it connects and
-drops itself when the server it reaches has become a replica, so the same store follows the new
-primary. While the sentinels decide (``down-after-milliseconds`` plus the failover itself, seconds),
-operations raise ``StoreUnavailable`` and callers answer without cache, as in any outage. Writes the
-old primary acknowledged but had not yet replicated are lost with it (Redis replication is
-asynchronous): at worst a cache entry, a dedupe mark or an incident's last change.
+Failover (Sentinel): a connection asks the sentinels for the current primary whenever it connects
+(the in-command retry's reconnect included, see ``redis_clients.RediscoveringConnection``) and drops
+itself when the server it reaches answers READONLY (a demoted primary), so the same store follows the
+new primary. While the sentinels decide (``down-after-milliseconds`` plus the promotion, seconds),
+operations raise ``StoreUnavailable`` and callers answer without cache, as in any outage. Redis
+replication is asynchronous: writes the old primary acknowledged but had not passed on are lost with
+it, and one still running (a network split, a manual failover) keeps taking writes until the sentinels
+demote it. At worst that is a cache entry, a dedupe mark or an incident's last change.
 
 Cluster: some operations touch several keys at once (an incident and its indexes in one transaction,
 a page of incidents in one MGET), which Cluster allows only within one hash slot. So with a cluster
