@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
+import httpx
 from pydantic import ValidationError
 
-from bot.domain.errors import EgressDenied, RegistryAuthError
+from bot.domain.errors import EgressDenied, RegistryAuthError, RegistryServerError
 from bot.domain.models import Evidence
 from bot.registry.config import DOCKER_HUB_API_HOST, RegistryEndpoint
 from bot.registry.errors_map import redact_url
@@ -229,8 +230,19 @@ def realm_may_receive_credentials(endpoint: RegistryEndpoint, realm: str) -> boo
 
 
 def check_realm(endpoint: RegistryEndpoint, realm: str) -> None:
-    """A realm must be an absolute https URL (http only for a registry configured insecure)."""
-    parts = urlsplit(realm)
+    """A realm must be an absolute https URL (http only for a registry configured insecure).
+
+    A realm that is no URL at all (a port past 65535, a broken host) is the registry's own failure,
+    not something imagecheck's policy refused: saying "imagecheck may not contact the registry" would
+    send on-call after our settings while the registry's auth configuration is what is broken."""
+    try:
+        parts = urlsplit(realm)
+        parts.port  # noqa: B018  # urlsplit checks the port only when it is read
+        httpx.URL(realm)
+    except (ValueError, httpx.InvalidURL):
+        raise RegistryServerError(
+            "the registry's token realm is not a valid URL (its auth challenge is misconfigured)",
+            evidence=Evidence(message="invalid token realm in WWW-Authenticate", url=redact_url(realm))) from None
     if (parts.scheme == "https" or (parts.scheme == "http" and endpoint.insecure)) and parts.hostname:
         return
     raise EgressDenied(

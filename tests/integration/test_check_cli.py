@@ -349,6 +349,21 @@ def test_unlisted_token_realm_is_named_as_what_was_blocked(tmp_path: Path, regis
     assert "token_realms" in " ".join(step["text"] for step in d["remediation"])
 
 
+@pytest.mark.parametrize("realm", ["http://127.0.0.1:99999/token", "http://[::1/token"])
+def test_a_token_realm_that_is_no_url_is_the_registrys_failure(tmp_path: Path, scripted_server: Any, realm: str):
+    # Found in review: a malformed realm came out as "imagecheck may not contact <registry>" (our policy),
+    # or as an unexpected failure, when the registry's own auth challenge is what is broken.
+    from tests.support.fault_servers import Reply
+
+    challenge = {"WWW-Authenticate": f'Bearer realm="{realm}",service="registry"', "Content-Type": "application/json"}
+    server = scripted_server({"/v2/app/web/manifests/1.0": Reply(401, b'{"errors":[]}', challenge)})
+    run = run_check(tmp_path, _insecure(server.host), f"{server.host}/app/web:1.0")
+    d = run.only
+    assert run.returncode == 1
+    assert d["verdict"] == "registry_error"
+    assert "token realm is not a valid URL" in d["summary"]
+
+
 def test_a_registry_failing_with_503_is_a_registry_error(tmp_path: Path, scripted_server: Any):
     from tests.support.fault_servers import Reply
 
