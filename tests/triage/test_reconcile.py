@@ -120,6 +120,19 @@ def test_auth_401_from_our_rejected_credentials_is_not_called_anonymous() -> Non
     assert "configured credentials" in line
 
 
+def test_auth_failure_from_a_rejected_identity_token_says_identity_token_not_401() -> None:
+    # An `az acr login` token is traded by an OAuth POST: the refusal is 400 invalid_grant, not a 401.
+    result = triage("Error response from daemon: Get https://r.azurecr.io/v2/a/manifests/1: unauthorized")
+    d = diag("r.azurecr.io/a:1", Verdict.auth_required, findings=[
+        Finding(kind="credentials_rejected", summary="rejected the identity token",
+                evidence=Evidence(status=400, error_code="invalid_grant")),
+        Finding(kind="identity_token_rejected", summary="the identity token expired or was revoked")])
+    [line] = reconcile(result, [d])
+    assert "confirmed" in line
+    assert "identity token" in line
+    assert "401" not in line
+
+
 def test_auth_401_with_credentials_withheld_from_the_realm_says_so() -> None:
     result = triage("Error response from daemon: Get https://r.acme.io/v2/a/manifests/1: no basic auth credentials")
     d = diag("r.acme.io/a:1", Verdict.auth_required,

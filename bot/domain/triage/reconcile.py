@@ -83,6 +83,9 @@ def _auth_confirmation(d: Diagnosis) -> str:
     if FindingKind.credentials_withheld in kinds:
         return ("confirmed, our check was also refused with 401; it went without credentials because the "
                 "configured ones are not sent to the registry's token realm (see token_realms)")
+    if FindingKind.identity_token_rejected in kinds:  # an OAuth refresh token: refused 400 invalid_grant
+        return ("confirmed, the registry's token service also refused our identity token (expired or "
+                "revoked: log in again)")
     if FindingKind.credentials_rejected in kinds:
         return "confirmed, the registry also refused our configured credentials with 401"
     return "confirmed, our anonymous check was also refused with 401"
