@@ -122,7 +122,8 @@ def test_auth_401_from_our_rejected_credentials_is_not_called_anonymous() -> Non
 
 def test_auth_failure_from_a_rejected_identity_token_says_identity_token_not_401() -> None:
     # An `az acr login` token is traded by an OAuth POST: the refusal is 400 invalid_grant, not a 401.
-    result = triage("Error response from daemon: Get https://r.azurecr.io/v2/a/manifests/1: unauthorized")
+    result = triage("Error response from daemon: Head \"https://r.azurecr.io/v2/a/manifests/1\": unauthorized: "
+                    "authentication required")
     d = diag("r.azurecr.io/a:1", Verdict.auth_required, findings=[
         Finding(kind="credentials_rejected", summary="rejected the identity token",
                 evidence=Evidence(status=400, error_code="invalid_grant")),
