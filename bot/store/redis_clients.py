@@ -47,16 +47,16 @@ def open_client(target: RedisTarget, *, socket_timeout_s: float = DEFAULT_SOCKET
     """Build (without connecting) the client for ``target``."""
     if target.topology is Topology.single:
         return RedisClient(client_from_url(target.node_url, socket_timeout_s=socket_timeout_s))
-    options = data_node_options(target.node_url)
+    # The URL's own options (say ?socket_timeout=2) win over the defaults, as with Redis.from_url.
+    options = {"decode_responses": False, **fail_fast(socket_timeout_s), **data_node_options(target.node_url)}
     if target.topology is Topology.cluster:
         options.pop("db", None)  # the parser guaranteed it is 0; RedisCluster wants it absent or 0
-        cluster = RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
-                               decode_responses=False, **options, **fail_fast(socket_timeout_s))
-        return RedisClient(cluster)
+        return RedisClient(RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
+                                        **options))
+    tls = bool(options.pop("ssl", False))  # for a sentinel pool, TLS is a choice of connection class
     sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
-        list(target.nodes), sentinel_kwargs=sentinel_options(target, options, socket_timeout_s),
-        decode_responses=False, **options, **fail_fast(socket_timeout_s))
-    connection_class = RediscoveringSSLConnection if options.pop("ssl", False) else RediscoveringConnection
+        list(target.nodes), sentinel_kwargs=sentinel_options(target, options, socket_timeout_s), **options)
+    connection_class = RediscoveringSSLConnection if tls else RediscoveringConnection
     primary: Redis = sentinel.master_for(target.service, connection_class=connection_class)
     return RedisClient(primary, owned=tuple(sentinel.sentinels))
 
@@ -94,11 +94,12 @@ def sentinel_options(target: RedisTarget, node_options: dict[str, Any], socket_t
     """How to reach the sentinels: their own credentials if given, and with ``rediss+sentinel`` the same
     TLS settings (one CA) as the data nodes."""
     options = fail_fast(socket_timeout_s)
+    options.update({k: v for k, v in node_options.items() if k.startswith("socket_")})
     if "sentinel_username" in target.sentinel_options:
         options["username"] = target.sentinel_options["sentinel_username"]
     if "sentinel_password" in target.sentinel_options:
         options["password"] = target.sentinel_options["sentinel_password"]
     if target.tls:
-        options["ssl"] = True
+        options["ssl"] = True  # the sentinels are plain Redis clients: here TLS is a flag
         options.update({k: v for k, v in node_options.items() if k.startswith("ssl_")})
     return options

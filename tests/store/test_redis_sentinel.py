@@ -91,7 +91,8 @@ async def test_the_store_follows_a_switchover_while_the_old_primary_still_answer
         redis_sentinel: RedisSentinel, store_factory: StoreFactory) -> None:  # noqa: F811
     """The old primary stays up as a replica, so a pooled connection to it still reads fine but a
     write gets READONLY: the client must drop it and ask the sentinel again, not keep failing."""
-    store = await store_factory("redis", redis_url=redis_sentinel.url())
+    # Long timeouts: on a loaded machine a 0.5 s read timeout could be the outage this test counts.
+    store = await store_factory("redis", redis_url=redis_sentinel.url(), socket_timeout_s=5.0)
     await store.put_blob("before", "v1", ttl_s=60)  # leaves a pooled connection to the old primary
 
     redis_sentinel.switch_over()

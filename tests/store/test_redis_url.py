@@ -1,14 +1,21 @@
 """Reading ``REDIS_URL`` (one server, Sentinel, Cluster), redacting it for logs, and the cluster key
-prefix. Pure functions, plus the redis-py options built from a URL (no server needed)."""
+prefix; the redis-py clients built from a URL; and a store whose Sentinel or Cluster is unreachable.
+No server is started here: nothing listens on the ports these tests use."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import logging
 
-from bot.store.factory import redacted_url
+import pytest
+from redis.asyncio import Redis, RedisCluster
+
+from bot.domain.errors import StoreUnavailable
+from bot.store.factory import open_store, redacted_url
 from bot.store.keys import cluster_prefix, has_hash_tag
-from bot.store.redis_clients import data_node_options, sentinel_options
+from bot.store.redis_clients import data_node_options, open_client, sentinel_options
 from bot.store.redis_url import Topology, parse_redis_url
+from tests.fixtures.redis_server import free_port
 
 # --- parsing ------------------------------------------------------------------------------------
 
@@ -143,3 +150,38 @@ def test_cluster_prefix_always_carries_a_hash_tag(prefix: str, tagged: str) -> N
 
 def test_different_bots_keep_different_prefixes_on_a_cluster() -> None:
     assert cluster_prefix("bot-a:") != cluster_prefix("bot-b:")
+
+
+# --- clients built from a URL, and unreachable topologies -----------------------------------------
+
+
+async def test_a_urls_own_timeouts_win_over_the_fail_fast_defaults() -> None:
+    sentinel = open_client(parse_redis_url("redis+sentinel://127.0.0.1:1/svc?socket_timeout=2"))
+    cluster = open_client(parse_redis_url("redis+cluster://127.0.0.1:1?socket_connect_timeout=3"))
+    try:
+        assert isinstance(sentinel.client, Redis)
+        assert sentinel.client.connection_pool.connection_kwargs["socket_timeout"] == 2.0
+        assert sentinel.owned[0].connection_pool.connection_kwargs["socket_timeout"] == 2.0  # the sentinels too
+        assert isinstance(cluster.client, RedisCluster)
+        assert cluster.client.connection_kwargs["socket_connect_timeout"] == 3.0
+        assert cluster.client.connection_kwargs["socket_timeout"] == 0.5  # the default, untouched
+    finally:
+        await sentinel.client.aclose()
+        await cluster.client.aclose()
+
+
+@pytest.mark.parametrize("scheme", ["redis+sentinel", "redis+cluster"])
+async def test_the_bot_starts_when_its_sentinels_or_cluster_are_unreachable(
+        scheme: str, caplog: pytest.LogCaptureFixture) -> None:
+    hosts = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"  # nothing listens there
+    url = f"{scheme}://{hosts}/svc" if scheme == "redis+sentinel" else f"{scheme}://{hosts}"
+    with caplog.at_level(logging.INFO, logger="bot.store"):
+        store = await open_store(url)
+    try:
+        assert store.backend == "redis"
+        assert "not answering" in caplog.text
+        for op in (store.get_blob("x"), store.claim_once("e", 5), store.list_incidents()):
+            with pytest.raises(StoreUnavailable):  # an outage callers handle, never a redis-py exception
+                await asyncio.wait_for(op, 5)
+    finally:
+        await store.aclose()
