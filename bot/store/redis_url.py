@@ -58,11 +58,11 @@ class RedisTarget:
     """
 
     topology: Topology
-    node_url: str
+    node_url: str = field(repr=False)  # holds the password: kept out of any repr that reaches a log
     tls: bool = False
     nodes: tuple[tuple[str, int], ...] = ()
     service: str = ""
-    sentinel_options: dict[str, str] = field(default_factory=dict)
+    sentinel_options: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def parse_redis_url(url: str) -> RedisTarget:

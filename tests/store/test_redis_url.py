@@ -62,6 +62,12 @@ def test_sentinels_get_their_own_credentials_and_the_nodes_never_see_them() -> N
     assert sentinels["socket_timeout"] == 0.5
 
 
+def test_a_parsed_url_does_not_show_its_passwords_when_printed() -> None:
+    target = parse_redis_url("redis+sentinel://:hunter2@s1/svc?sentinel_password=hunter3")
+    assert "hunter" not in repr(target)
+    assert "s1" in repr(target)
+
+
 def test_plain_sentinels_get_no_tls_and_no_password_unless_given() -> None:
     target = parse_redis_url("redis+sentinel://:nodepw@s1/svc")
     sentinels = sentinel_options(target, data_node_options(target.node_url), socket_timeout_s=0.5)
