@@ -21,7 +21,13 @@ from bot.domain.errors import StoreUnavailable
 from bot.domain.incidents import add_event, new_incident
 from bot.domain.models import TimelineKind
 from bot.store import open_store
-from tests.fixtures.redis_ha import SENTINEL_SERVICE, RedisSentinel, command, redis_sentinel  # noqa: F401
+from tests.fixtures.redis_ha import (  # noqa: F401  (pytest fixtures, used by name)
+    SENTINEL_SERVICE,
+    RedisSentinel,
+    command,
+    redis_sentinel,
+    tls_redis_sentinel,
+)
 from tests.fixtures.redis_server import StoreFactory
 
 pytestmark = pytest.mark.slow  # a few seconds: three processes per test, and a failover
@@ -133,3 +139,24 @@ async def test_sentinel_log_lines_never_show_either_password(redis_sentinel: Red
         assert f"127.0.0.1:{redis_sentinel.sentinel.port}/{SENTINEL_SERVICE}/0" in caplog.text
     finally:
         await store.aclose()
+
+
+async def test_rediss_sentinel_speaks_tls_to_the_sentinels_and_the_primary_across_a_failover(
+        tls_redis_sentinel: RedisSentinel, store_factory: StoreFactory) -> None:  # noqa: F811
+    topology = tls_redis_sentinel
+    store = await store_factory("redis", redis_url=topology.url())
+    await store.put_blob("over-tls", "before", ttl_s=60)
+    assert "before" in topology.primary.command("GET", store.keys.blob("over-tls"))
+
+    topology.fail_over()  # reconnecting must keep TLS (and verify the new primary's certificate)
+
+    await eventually(lambda: store.put_blob("over-tls", "after", ttl_s=60))
+    assert "after" in topology.replica.command("GET", store.keys.blob("over-tls"))
+
+
+async def test_rediss_sentinel_refuses_servers_it_cannot_verify(tls_redis_sentinel: RedisSentinel,  # noqa: F811
+                                                                store_factory: StoreFactory) -> None:
+    unverified = tls_redis_sentinel.url().split("?", 1)[0]  # no CA given: the test CA is not trusted
+    store = await store_factory("redis", redis_url=unverified)
+    with pytest.raises(StoreUnavailable):
+        await store.get_blob("x")
