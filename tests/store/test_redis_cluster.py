@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from redis.asyncio import RedisCluster as RedisClusterClient
+from redis.asyncio import RedisCluster
 
 from bot.domain.errors import StoreUnavailable
 from bot.domain.incidents import add_event, new_incident
@@ -24,7 +24,7 @@ from bot.domain.models import TimelineKind
 from bot.store import RedisStore, open_store
 from bot.store.redis_clients import open_client
 from bot.store.redis_url import parse_redis_url
-from tests.fixtures.redis_ha import RedisCluster, command, redis_cluster  # noqa: F401  (a fixture)
+from tests.fixtures.redis_ha import ClusterTopology, command, redis_cluster  # noqa: F401  (a fixture)
 from tests.fixtures.redis_server import StoreFactory
 from tests.store import test_behaviour, test_schema_versions, test_user_incidents
 from tests.store.conftest import Backend
@@ -45,7 +45,7 @@ globals().update(_CONTRACT)
 
 
 @pytest.fixture(scope="module")
-def redis_url(redis_cluster: RedisCluster) -> str:  # noqa: F811  (overrides the single-server URL)
+def redis_url(redis_cluster: ClusterTopology) -> str:  # noqa: F811  (overrides the single-server URL)
     return redis_cluster.url
 
 
@@ -59,16 +59,16 @@ T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 async def test_the_contract_suite_here_talks_to_the_cluster(state: Backend) -> None:
     """Guards the fixture overrides above: were they lost, the suite would silently test one server."""
-    assert isinstance(state.store._r, RedisClusterClient)  # type: ignore[attr-defined]
+    assert isinstance(state.store._r, RedisCluster)  # type: ignore[attr-defined]
     assert state.store.keys.prefix.startswith("{")  # type: ignore[attr-defined]
 
 
-def keyslot(cluster: RedisCluster, key: str) -> int:
+def keyslot(cluster: ClusterTopology, key: str) -> int:
     return int(command(cluster.nodes[0].port, "CLUSTER", "KEYSLOT", key).strip().lstrip(":"))
 
 
 async def test_cluster_url_makes_the_key_prefix_a_hash_tag_and_says_so(
-        redis_cluster: RedisCluster, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+        redis_cluster: ClusterTopology, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
     prefix = f"cl-{uuid.uuid4().hex[:8]}:"
     with caplog.at_level(logging.INFO, logger="bot.store"):
         store = await open_store(redis_cluster.url, key_prefix=prefix)
@@ -82,7 +82,7 @@ async def test_cluster_url_makes_the_key_prefix_a_hash_tag_and_says_so(
         await store.aclose()
 
 
-async def test_every_key_of_a_bot_lands_in_one_slot(redis_cluster: RedisCluster,  # noqa: F811
+async def test_every_key_of_a_bot_lands_in_one_slot(redis_cluster: ClusterTopology,  # noqa: F811
                                                     store_factory: StoreFactory) -> None:
     store = await store_factory("redis")
     incident = add_event(new_incident("C1", "1.0", at=T0, created_by="UALICE"), TimelineKind.pinned,
@@ -102,7 +102,7 @@ async def test_every_key_of_a_bot_lands_in_one_slot(redis_cluster: RedisCluster,
     assert [i.id for i in await store.list_user_incidents("UBOB")] == [incident.id]
 
 
-async def test_bots_whose_slots_live_on_different_nodes_each_work(redis_cluster: RedisCluster,  # noqa: F811
+async def test_bots_whose_slots_live_on_different_nodes_each_work(redis_cluster: ClusterTopology,  # noqa: F811
                                                                  store_factory: StoreFactory) -> None:
     """The client follows the slot map: a bot's keys may live on any primary, not just the seed."""
     seen_owners: set[int] = set()
@@ -122,7 +122,7 @@ async def test_bots_whose_slots_live_on_different_nodes_each_work(redis_cluster:
     assert len(seen_owners) == len(redis_cluster.nodes)
 
 
-def slot_owner(cluster: RedisCluster, slot: int) -> int:
+def slot_owner(cluster: ClusterTopology, slot: int) -> int:
     """The port of the primary serving ``slot``, read from the servers' CLUSTER NODES, not redis-py."""
     nodes = command(cluster.nodes[0].port, "CLUSTER", "NODES")
     for line in nodes.splitlines():
@@ -137,10 +137,10 @@ def slot_owner(cluster: RedisCluster, slot: int) -> int:
     raise AssertionError(f"no primary serves slot {slot}")
 
 
-async def test_a_cluster_client_with_an_untagged_prefix_is_refused(redis_cluster: RedisCluster) -> None:  # noqa: F811
+async def test_a_cluster_client_with_an_untagged_prefix_is_refused(redis_cluster: ClusterTopology) -> None:  # noqa: F811
     client = open_client(parse_redis_url(redis_cluster.url)).client
     try:
-        assert isinstance(client, RedisClusterClient)
+        assert isinstance(client, RedisCluster)
         with pytest.raises(ValueError, match="hash tag"):
             RedisStore(client, key_prefix="imagecheck:")
         assert await RedisStore(client, key_prefix="{imagecheck-probe}:").ping()
@@ -148,7 +148,7 @@ async def test_a_cluster_client_with_an_untagged_prefix_is_refused(redis_cluster
         await client.aclose()
 
 
-async def test_cluster_log_lines_never_show_the_password(redis_cluster: RedisCluster,  # noqa: F811
+async def test_cluster_log_lines_never_show_the_password(redis_cluster: ClusterTopology,  # noqa: F811
                                                          caplog: pytest.LogCaptureFixture) -> None:
     secret_url = redis_cluster.url.replace("redis+cluster://", "redis+cluster://:hunter2-secret@")
     with caplog.at_level(logging.DEBUG):

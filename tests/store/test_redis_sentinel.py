@@ -23,7 +23,7 @@ from bot.domain.models import TimelineKind
 from bot.store import open_store
 from tests.fixtures.redis_ha import (  # noqa: F401  (pytest fixtures, used by name)
     SENTINEL_SERVICE,
-    RedisSentinel,
+    SentinelTopology,
     command,
     redis_sentinel,
     tls_redis_sentinel,
@@ -52,7 +52,7 @@ async def eventually(op: Callable[[], Awaitable[T]], timeout_s: float = SWITCH_S
             await asyncio.sleep(0.1)
 
 
-def wait_replicated(topology: RedisSentinel, key: str) -> None:
+def wait_replicated(topology: SentinelTopology, key: str) -> None:
     """Replication is asynchronous: a write the replica never received dies with the primary."""
     deadline = time.monotonic() + 5
     while ":1" not in command(topology.replica.port, "EXISTS", key):
@@ -60,7 +60,7 @@ def wait_replicated(topology: RedisSentinel, key: str) -> None:
         time.sleep(0.02)
 
 
-async def test_a_sentinel_url_reaches_the_primary(redis_sentinel: RedisSentinel,  # noqa: F811
+async def test_a_sentinel_url_reaches_the_primary(redis_sentinel: SentinelTopology,  # noqa: F811
                                                   store_factory: StoreFactory,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="bot.store"):
@@ -74,7 +74,7 @@ async def test_a_sentinel_url_reaches_the_primary(redis_sentinel: RedisSentinel,
     assert "payload" in command(redis_sentinel.primary.port, "GET", store.keys.blob("btn:1"))
 
 
-async def test_the_store_follows_the_primary_when_it_dies(redis_sentinel: RedisSentinel,  # noqa: F811
+async def test_the_store_follows_the_primary_when_it_dies(redis_sentinel: SentinelTopology,  # noqa: F811
                                                           store_factory: StoreFactory) -> None:
     store = await store_factory("redis", redis_url=redis_sentinel.url())
     incident = add_event(new_incident("C1", "1.0", at=T0, created_by="UALICE"), TimelineKind.note,
@@ -94,7 +94,7 @@ async def test_the_store_follows_the_primary_when_it_dies(redis_sentinel: RedisS
 
 
 async def test_the_store_follows_a_switchover_while_the_old_primary_still_answers(
-        redis_sentinel: RedisSentinel, store_factory: StoreFactory) -> None:  # noqa: F811
+        redis_sentinel: SentinelTopology, store_factory: StoreFactory) -> None:  # noqa: F811
     """The old primary stays up as a replica, so a pooled connection to it still reads fine but a
     write gets READONLY: the client must drop it and ask the sentinel again, not keep failing."""
     # Long timeouts: on a loaded machine a 0.5 s read timeout could be the outage this test counts.
@@ -111,7 +111,7 @@ async def test_the_store_follows_a_switchover_while_the_old_primary_still_answer
         assert got is True
 
 
-async def test_an_unknown_service_is_an_outage_not_a_crash(redis_sentinel: RedisSentinel,  # noqa: F811
+async def test_an_unknown_service_is_an_outage_not_a_crash(redis_sentinel: SentinelTopology,  # noqa: F811
                                                            caplog: pytest.LogCaptureFixture) -> None:
     url = f"redis+sentinel://127.0.0.1:{redis_sentinel.sentinel.port}/no-such-service"
     with caplog.at_level(logging.INFO, logger="bot.store"):
@@ -124,7 +124,7 @@ async def test_an_unknown_service_is_an_outage_not_a_crash(redis_sentinel: Redis
         await store.aclose()
 
 
-async def test_sentinel_log_lines_never_show_either_password(redis_sentinel: RedisSentinel,  # noqa: F811
+async def test_sentinel_log_lines_never_show_either_password(redis_sentinel: SentinelTopology,  # noqa: F811
                                                              caplog: pytest.LogCaptureFixture) -> None:
     url = (f"redis+sentinel://:hunter2-node@127.0.0.1:{redis_sentinel.sentinel.port}/{SENTINEL_SERVICE}/0"
            "?sentinel_password=hunter3-sentinel")
@@ -142,7 +142,7 @@ async def test_sentinel_log_lines_never_show_either_password(redis_sentinel: Red
 
 
 async def test_rediss_sentinel_speaks_tls_to_the_sentinels_and_the_primary_across_a_failover(
-        tls_redis_sentinel: RedisSentinel, store_factory: StoreFactory) -> None:  # noqa: F811
+        tls_redis_sentinel: SentinelTopology, store_factory: StoreFactory) -> None:  # noqa: F811
     topology = tls_redis_sentinel
     store = await store_factory("redis", redis_url=topology.url())
     await store.put_blob("over-tls", "before", ttl_s=60)
@@ -154,7 +154,7 @@ async def test_rediss_sentinel_speaks_tls_to_the_sentinels_and_the_primary_acros
     assert "after" in topology.replica.command("GET", store.keys.blob("over-tls"))
 
 
-async def test_rediss_sentinel_refuses_servers_it_cannot_verify(tls_redis_sentinel: RedisSentinel,  # noqa: F811
+async def test_rediss_sentinel_refuses_servers_it_cannot_verify(tls_redis_sentinel: SentinelTopology,  # noqa: F811
                                                                 store_factory: StoreFactory) -> None:
     unverified = tls_redis_sentinel.url().split("?", 1)[0]  # no CA given: the test CA is not trusted
     store = await store_factory("redis", redis_url=unverified)
