@@ -77,10 +77,13 @@ async def mark_parent(store: StatePort, incident_id: str) -> None:
 
 
 async def refresh_parent(store: StatePort, poster: Poster, incident: Incident) -> None:
-    """Re-render the thread's root when it is our message (slash command threads)."""
+    """Re-render the thread's root when it is our message (slash command threads), from the incident
+    as STORED: when ``record`` could not keep a change, the copy in hand is a blank stand-in, and the
+    root must keep showing what the incident really holds rather than "no references"."""
     try:
         ours = await store.get_blob(parent_key(incident.id)) is not None
+        stored = await store.get_incident(incident.id) if ours else None
     except StoreUnavailable:
-        ours = False
-    if ours:
-        await poster.update(incident.channel, incident.thread_ts, render_parent(incident, incident.created_by))
+        return
+    if stored is not None:
+        await poster.update(stored.channel, stored.thread_ts, render_parent(stored, stored.created_by))

@@ -35,6 +35,11 @@ class Keys:
         incidents themselves it expires ``incident_ttl_s`` after the last save that touched it."""
         return f"{self.prefix}user-incidents:{user}"
 
+    def user_index_backfill(self) -> str:
+        """Marks a recent backfill of the per-user indexes from the workspace index (see
+        ``RedisStore.list_user_incidents``)."""
+        return f"{self.prefix}user-incidents-backfilled"
+
     def claim(self, key: str) -> str:
         return f"{self.prefix}once:{key}"
 

@@ -68,6 +68,8 @@ return n
 
 _TAG_HISTORY_ATTEMPTS = 50
 _INDEX_SWEEP = 10
+_BACKFILL_EVERY_S = 24 * 3600.0
+_BACKFILL_BATCH = 200
 
 
 def client_from_url(url: str, *, socket_timeout_s: float = DEFAULT_SOCKET_TIMEOUT_S) -> Redis:
@@ -105,6 +107,7 @@ class RedisStore:
         # EVALSHA by its one key (loading the script on that node when it is missing).
         scripting: Any = client
         self._release_script = scripting.register_script(_RELEASE_LUA)
+        self._backfill_checked: float | None = None  # clock.monotonic() of the last backfill check
         self._allow_script = scripting.register_script(_ALLOW_LUA)
 
     # --- plumbing -----------------------------------------------------------------------------
@@ -185,14 +188,19 @@ class RedisStore:
                    *(self.keys.user_incident_index(u) for u in sorted(incident.participants()))]
         score = {incident.id: incident.updated_at.timestamp()}
         ttl = ttl_ms(self.incident_ttl_s)
-        async with self._guard("save_incident"):
-            async with self._r.pipeline(transaction=True) as pipe:
-                pipe.set(self.keys.incident(incident.id), encode(incident), px=ttl)
-                for index in indexes:
-                    pipe.zadd(index, score)
-                    pipe.pexpire(index, ttl)
-                await pipe.execute()
-            await self._forget_expired_incidents(indexes)
+        async with self._guard("save_incident"), self._r.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.incident(incident.id), encode(incident), px=ttl)
+            for index in indexes:
+                pipe.zadd(index, score)
+                pipe.pexpire(index, ttl)
+            await pipe.execute()
+        # Housekeeping after the save has committed: a failure here must not report the save as lost
+        # (the caller would tell the user the timeline wasn't recorded, and re-render from a blank).
+        try:
+            async with self._guard("sweep_incident_index"):
+                await self._forget_expired_incidents(indexes)
+        except StoreUnavailable:
+            log.warning("store: index sweep skipped; the next save sweeps again")
 
     async def _forget_expired_incidents(self, indexes: list[str]) -> None:
         """Drop index entries whose incident expired, oldest first, a few per index per save: keeps
@@ -227,7 +235,50 @@ class RedisStore:
         if not user:
             return []
         async with self._guard("list_user_incidents"):
+            await self._backfill_user_indexes_once()
             return await self._list_index(self.keys.user_incident_index(user), limit, include_resolved, user)
+
+    async def _backfill_user_indexes_once(self) -> None:
+        """Index the incidents saved before per-user indexes existed (or by a replica of the previous
+        release during a rolling upgrade), so App Home doesn't come up empty after an upgrade.
+
+        Once per process, and at most once a day across replicas (a marker key): a second pass the
+        next day catches what old replicas saved while the first ran. Re-adding an id is harmless.
+        """
+        now = self.clock.monotonic()
+        if self._backfill_checked is not None and now - self._backfill_checked < _BACKFILL_EVERY_S:
+            return
+        marker = self.keys.user_index_backfill()
+        if await self._r.set(marker, b"1", nx=True, px=ttl_ms(_BACKFILL_EVERY_S)):
+            try:
+                await self._backfill_user_indexes()
+            except BaseException:
+                await self._r.delete(marker)  # unfinished: let the next caller try again
+                raise
+        self._backfill_checked = now
+
+    async def _backfill_user_indexes(self) -> None:
+        ttl = ttl_ms(self.incident_ttl_s)
+        ids: list[bytes] = await self._r.zrange(self.keys.incident_index(), 0, -1)
+        for start in range(0, len(ids), _BACKFILL_BATCH):
+            batch = ids[start:start + _BACKFILL_BATCH]
+            raws = await self._r.mget([self.keys.incident(i.decode()) for i in batch])
+            by_user: dict[str, dict[str, float]] = {}
+            for raw in raws:
+                incident = read_record(Incident, raw, "backfill_user_indexes")
+                if incident is None:
+                    continue  # expired: the workspace index's own sweep drops it
+                for user in incident.participants():
+                    by_user.setdefault(user, {})[incident.id] = incident.updated_at.timestamp()
+            if not by_user:
+                continue
+            async with self._r.pipeline(transaction=False) as pipe:
+                for user, scores in by_user.items():
+                    index = self.keys.user_incident_index(user)
+                    pipe.zadd(index, scores)
+                    pipe.pexpire(index, ttl)  # at most one incident TTL beyond its entries; listing prunes
+                await pipe.execute()
+        log.info("store: per-user incident indexes backfilled from %d incidents", len(ids))
 
     async def _list_index(self, index: str, limit: int, include_resolved: bool,
                           participant: str | None) -> list[Incident]:
