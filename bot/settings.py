@@ -21,6 +21,15 @@ from pydantic_settings import (
 from bot.domain.models import canonical_registry
 
 
+def _require_brackets_around_ipv6(name: str) -> None:
+    """``fd00::5:5000`` could be a host and a port or a whole address; Docker requires brackets, and
+    without them the canonical spelling (and so the lookup of channels and credentials) is a guess."""
+    host = name.split("://", 1)[-1].split("/", 1)[0]
+    if host.count(":") >= 2 and not host.startswith("["):
+        raise ValueError(f"{name}: write an IPv6 registry in brackets, as in a reference: "
+                         f"[{host}] (or [address]:port)")
+
+
 class RegistrySettings(BaseModel):
     """One entry under ``registries:``; naming a registry there also allows its exact host:port."""
 
@@ -107,7 +116,30 @@ class Settings(BaseSettings):
     def _lowercase_hosts(cls, value: Any) -> Any:
         # Hosts compare exactly (credential scoping), so normalise case once here.
         if isinstance(value, dict):
-            return {str(k).strip().lower(): v for k, v in value.items()}
+            lowered: dict[str, Any] = {}
+            for key, entry in value.items():
+                host = str(key).strip().lower()
+                if host in lowered:  # else the later entry would silently replace the earlier one
+                    raise ValueError(f"two entries for {host} (host names ignore case); merge them into one")
+                lowered[host] = entry
+            return lowered
+        return value
+
+    @field_validator("registries", mode="after")
+    @classmethod
+    def _one_entry_per_registry(cls, value: dict[str, RegistrySettings]) -> dict[str, RegistrySettings]:
+        # Settings are looked up by the registry's canonical spelling (case, :443, Docker Hub's names,
+        # IP spellings). Two keys for one registry would each hold part of its settings, and which one a
+        # lookup finds is an accident: a `channels:` limit on one spelling could silently not apply.
+        seen: dict[str, str] = {}
+        for host, entry in value.items():
+            for name in (host, *entry.mirrors, *entry.token_realms):
+                _require_brackets_around_ipv6(name)
+            canonical = canonical_registry(host)
+            if canonical in seen:
+                raise ValueError(f"{seen[canonical]} and {host} name the same registry ({canonical}); "
+                                 "merge their settings into one entry")
+            seen[canonical] = host
         return value
 
     @field_validator("registries", mode="after")

@@ -62,3 +62,29 @@ def test_unlimited_mirrors_and_unlisted_mirrors_are_accepted() -> None:
     settings = _settings({"docker.io": {"mirrors": ["mirror.corp", "cache.corp"]},
                           "mirror.corp": {"insecure": True}})
     assert settings.mirrors_by_registry() == {"docker.io": ["mirror.corp", "cache.corp"]}
+
+
+# One registry, one entry: settings are looked up by the canonical spelling, so two entries for one
+# registry would each hold part of its settings, and a `channels:` limit on one of them could silently
+# not apply to the other (found in review).
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("mirror.corp", "mirror.corp:443"), ("Mirror.Corp", "mirror.corp"), ("docker.io", "index.docker.io"),
+    ("10.0.0.5:5000", "[::ffff:a00:5]:5000")])
+def test_two_entries_for_one_registry_are_refused(first: str, second: str) -> None:
+    message = _refusal({first: {"channels": ["CSEC"]}, second: {"username": "bot"}})
+    assert "merge" in message
+
+
+@pytest.mark.parametrize("registries", [{"fd00::5": {}}, {"[fd00::5]:5000": {"mirrors": ["fd00::6"]}},
+                                        {"[fd00::5]": {"token_realms": ["fd00::7:8443"]}}])
+def test_an_ipv6_registry_must_be_written_in_brackets(registries: dict[str, Any]) -> None:
+    # Unbracketed, "fd00::5:5000" is a host and a port or a whole address: a guess either way, and the
+    # reference a user types ([fd00::5]/app) would not find these settings.
+    assert "in brackets" in _refusal(registries)
+
+
+def test_bracketed_ipv6_registries_and_mirror_urls_are_accepted() -> None:
+    settings = _settings({"[fd00::5]:5000": {}, "docker.io": {"mirrors": ["https://[fd00::6]:5000/"]}})
+    assert "[fd00::5]:5000" in settings.registries
