@@ -87,8 +87,10 @@ class Credentials:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Every secret this login carries, for scrubbing text we did not write."""
-        return tuple(s for s in (self.password, self.identity_token) if s)
+        """Every secret this login carries, for scrubbing text we did not write: also the Basic
+        header's base64, which a server echoing our request headers would quote."""
+        basic = self.basic_header() if self.password else None
+        return tuple(s for s in (self.password, self.identity_token, basic and basic[len("Basic "):]) if s)
 
     def identity(self) -> str:
         """A stable, non-secret key for caches: who, not with what password (but a changed password

@@ -524,7 +524,8 @@ class RegistrySession:
                 last = pick_challenge(parse_www_authenticate(raw.headers.get_list("www-authenticate")))
                 insufficient = last is not None and last.error == "insufficient_scope"
             error = error_from_response(raw.status, raw.headers, raw.body, raw.url, not_found=not_found,
-                                        credentials_used=state.authenticated, insufficient_scope=insufficient)
+                                        credentials_used=state.authenticated, insufficient_scope=insufficient,
+                                        secrets=target.secrets)
             if isinstance(error, RegistryAuthError):
                 error.credentials_withheld_for_realm = state.credentials_withheld_for_realm
             raise error
@@ -532,7 +533,7 @@ class RegistrySession:
             raise RegistryServerError(
                 f"unexpected answer {raw.status} from the registry",
                 status=raw.status, evidence=Evidence(status=raw.status, url=redact_url(raw.url),
-                                                     headers=cited_headers(raw.headers)))
+                                                     headers=cited_headers(raw.headers, target.secrets)))
         return _Answer(raw, meta)
 
     def _remember_challenge(self, target: _Target, raw: _Raw) -> Challenge | None:
@@ -610,7 +611,8 @@ class RegistrySession:
         raw = await self._exchange(target, "GET", url, headers, max_bytes=self._config.max_small_body_bytes)
         if raw.status == 401 or raw.status == 403:
             evidence = Evidence(status=raw.status, url=redact_url(raw.url),
-                                headers=cited_headers(raw.headers), message="token request refused")
+                                headers=cited_headers(raw.headers, target.secrets),
+                                message="token request refused")
             if creds is not None:
                 raise RegistryAuthError("the token server rejected the credentials", status=raw.status,
                                         evidence=evidence, credentials_used=True)
@@ -618,7 +620,8 @@ class RegistrySession:
                                     evidence=evidence)
         if raw.status != 200:
             raise error_from_response(raw.status, raw.headers, raw.body, raw.url,
-                                      not_found=RegistryServerError, credentials_used=creds is not None)
+                                      not_found=RegistryServerError, credentials_used=creds is not None,
+                                      secrets=target.secrets)
         return parse_token_body(raw.body, url=raw.url)
 
     async def _fetch_token_oauth(self, target: _Target, challenge: Challenge, scope: str,
@@ -635,7 +638,7 @@ class RegistrySession:
         error = parse_oauth_error(raw.body)
         said = scrub_text(scrub(error.description, target.secrets)) if error.description else None
         evidence = Evidence(status=raw.status, error_code=error.code, url=redact_url(raw.url),
-                            headers=cited_headers(raw.headers),
+                            headers=cited_headers(raw.headers, target.secrets),
                             message="identity token refused" + (f": {said}" if said else ""))
         answer = f"{raw.status}" + (f" {error.code}" if error.code else "")
         if oauth_unsupported(raw.status, error):
@@ -649,7 +652,7 @@ class RegistrySession:
                 status=raw.status, code=error.code, evidence=evidence, credentials_used=True,
                 oauth_refusal="rejected")
         raise error_from_response(raw.status, raw.headers, raw.body, raw.url,
-                                  not_found=RegistryServerError, credentials_used=True)
+                                  not_found=RegistryServerError, credentials_used=True, secrets=target.secrets)
 
     # --- one HTTP exchange ------------------------------------------------------------------------
 

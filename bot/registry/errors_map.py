@@ -7,13 +7,14 @@ or userinfo (tokens, signatures, passwords live there) and only headers worth ci
 from __future__ import annotations
 
 import errno
+import json
 import re
 import socket
 import ssl
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import httpx
 from pydantic import ValidationError
@@ -70,11 +71,19 @@ def redact_url(url: str | httpx.URL) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def secret_spellings(secret: str) -> list[str]:
+    """The ways a server may echo a secret: as sent, form/URL-encoded (the identity-token POST is a
+    form) and JSON-escaped. Longest first, so a shorter spelling never leaves part of a longer one."""
+    spellings = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    return sorted((s for s in spellings if len(s) >= 4), key=len, reverse=True)
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """Remove secrets from text we did not write (exception messages can quote a URL or a header)."""
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+            for spelling in secret_spellings(secret):
+                text = text.replace(spelling, "***")
     # any URL-looking text: drop its query and userinfo
     return re.sub(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+", lambda m: redact_url(m.group(0)), text)
 
@@ -97,12 +106,16 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_EVIDENCE_TEXT else text[:MAX_EVIDENCE_TEXT] + "…"
 
 
-def cited_headers(headers: Mapping[str, str]) -> dict[str, str]:
+def cited_headers(headers: Mapping[str, str], secrets: Iterable[str] = ()) -> dict[str, str]:
+    """The headers worth citing, with ``secrets`` removed: a realm's ``WWW-Authenticate``
+    ``error_description`` or a proxy's header can echo the password or token it was sent."""
+    secrets = tuple(secrets)
     out: dict[str, str] = {}
     for name in CITED_HEADERS:
         value = headers.get(name)
         if value is None:
             continue
+        value = scrub(value, secrets) if secrets else value
         out[name] = redact_url(value) if name == "location" else _short(value)
     return out
 
@@ -191,18 +204,25 @@ def error_from_response(
     not_found: type[RegistryError],
     credentials_used: bool = False,
     insufficient_scope: bool = False,
+    secrets: Iterable[str] = (),
 ) -> ImagecheckError:
     """The domain error for a registry's error answer. ``not_found`` is the error a bare 404 means
-    for this request (a HEAD has no body to say which thing was unknown)."""
+    for this request (a HEAD has no body to say which thing was unknown). ``secrets`` are the
+    password / identity token the request carried: any answer (a 500, a 429, a proxy's 502 envelope)
+    may echo them, and ``scrub_text`` only recognises ``token=…``-shaped text."""
+    secrets = tuple(secrets)
     details = parse_error_envelope(body)
     code = details[0].code if details else None
     text = "; ".join(f"{d.code}: {d.message}".strip(": ") for d in details) or None
     if text is None and body and not details:
-        text = body[:200].decode("utf-8", "replace").strip() or None
+        # scrub the whole body before cutting it: a secret across the cut would survive in part
+        text = scrub(body.decode("utf-8", "replace"), secrets)[:200].strip() or None
     # The registry's own words end up in Slack, Redis and incident timelines: proxies (Nexus, Harbor)
     # quote upstream URLs with passwords and pre-signed queries in them, so scrub before keeping any.
-    evidence = Evidence(status=status, error_code=code, message=_short(scrub_text(text)) if text else None,
-                        url=redact_url(url), headers=cited_headers(headers))
+    message = _short(scrub_text(scrub(text, secrets))) if text else None
+    # Only the cited headers go on (rate limits are read from them too), each with the secrets removed.
+    headers = cited_headers(headers, secrets)
+    evidence = Evidence(status=status, error_code=code, message=message, url=redact_url(url), headers=headers)
     codes = {d.code for d in details}
 
     if status == 400 and _PLAIN_HTTP_TO_TLS.search(body or b""):
