@@ -64,15 +64,21 @@ def check_policy(settings: Settings) -> CheckPolicy:
 
 
 async def open_state(settings: Settings, clock: Clock) -> Store:
-    """Redis when ``REDIS_URL`` is set (imported only then), else the embedded store."""
+    """Redis when ``REDIS_URL`` is set (imported only then), else the embedded store. A malformed
+    ``REDIS_URL`` raises ``ConfigError`` (its message names REDIS_URL, never the password)."""
     prefix = settings.key_prefix
     incident_ttl_s = settings.cache.incident_ttl_days * 86400.0
     history = settings.cache.tag_history_per_tag
     from bot.store.factory import open_store
 
     url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
-    return await open_store(url or None, key_prefix=prefix, incident_ttl_s=incident_ttl_s,
-                            tag_history_limit=history, clock=clock)
+    try:
+        return await open_store(url or None, key_prefix=prefix, incident_ttl_s=incident_ttl_s,
+                                tag_history_limit=history, clock=clock)
+    except ValueError as exc:
+        # A malformed REDIS_URL: the front ends say a ConfigError in one line and exit 2. open_store's
+        # message never holds the password; ``from None`` drops redis-py's, which might.
+        raise ConfigError(str(exc)) from None
 
 
 @asynccontextmanager

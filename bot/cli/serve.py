@@ -51,7 +51,8 @@ def explain_missing(mode: str, missing: list[tuple[str, str]], out: TextIO) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.cli.common import USAGE_ERROR, load_settings
+    from bot.cli.common import USAGE_ERROR, config_error, load_settings
+    from bot.domain.errors import ConfigError
 
     mode = str(getattr(args, "_serve_mode", "serve"))
     # Not ``Settings()`` directly: its ValidationError prints the rejected input, which may be a password.
@@ -66,9 +67,12 @@ def run(args: argparse.Namespace) -> int:
     from bot.web import ALL_INTERFACES, run_socket_mode, serve_http
 
     configure_logging(settings.log_level, json=settings.log_json)
-    if mode == "serve":
-        port = args.port if args.port is not None else settings.port
-        asyncio.run(serve_http(settings, port, host=args.host or ALL_INTERFACES))
-    else:
-        asyncio.run(run_socket_mode(settings, health_port=args.health_port))
+    try:
+        if mode == "serve":
+            port = args.port if args.port is not None else settings.port
+            asyncio.run(serve_http(settings, port, host=args.host or ALL_INTERFACES))
+        else:
+            asyncio.run(run_socket_mode(settings, health_port=args.health_port))
+    except ConfigError as exc:  # a malformed REDIS_URL, say: one line, not a traceback
+        return config_error(mode, exc)
     return 0

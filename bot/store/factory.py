@@ -39,6 +39,7 @@ answer without cache; the same store object reconnects when Redis is back.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Protocol
 
 from bot.domain.ports import Clock, StatePort
@@ -51,6 +52,18 @@ __all__ = ["EMBEDDED_NOTICE", "Store", "open_store", "redacted_url"]
 log = logging.getLogger(__name__)
 
 EMBEDDED_NOTICE = "embedded single-process store; set REDIS_URL for replicas"
+
+
+# redis-py's complaint about a query option names the option only; any other text it might raise is
+# not shown (it could quote a piece of the URL, password included).
+_OPTION_COMPLAINT = re.compile(r"Invalid value for '[A-Za-z_]+' in connection URL\.")
+
+
+def _client_complaint(exc: Exception) -> str:
+    text = str(exc)
+    if _OPTION_COMPLAINT.fullmatch(text):
+        return text
+    return f"redis-py cannot build a client from it ({type(exc).__name__})"
 
 
 class Store(StatePort, Protocol):
@@ -81,7 +94,10 @@ async def open_store(redis_url: str | None, *, key_prefix: str = DEFAULT_PREFIX,
     from bot.store.redis_clients import open_client
     from bot.store.redis_store import RedisStore
 
-    connection = open_client(target, socket_timeout_s=socket_timeout_s)
+    try:
+        connection = open_client(target, socket_timeout_s=socket_timeout_s)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"REDIS_URL {where}: {_client_complaint(exc)}") from None
     store = RedisStore(connection.client, key_prefix=key_prefix, incident_ttl_s=incident_ttl_s,
                        tag_history_limit=tag_history_limit, clock=clock, owned=connection.owned)
     kind = {Topology.single: "redis", Topology.sentinel: f"redis sentinel (service {target.service!r})",

@@ -15,7 +15,11 @@ the primary under; the hosts of a Cluster URL are any nodes to learn the cluster
 ``socket_timeout``...) is redis-py's URL option, applied to the data-node connections. IPv6 hosts
 go in brackets: ``[::1]:26379``.
 
-Anything else (``redis://``, ``rediss://``, ``unix://``) is handed to redis-py unchanged.
+A single-server URL (``redis://``, ``rediss://``) is handed to redis-py unchanged once it reads as
+host, port and db: redis-py's own complaint about a password holding an unescaped ``/``, ``?`` or ``#``
+quotes the start of that password ("Port could not be cast to integer value as 'Sup3r'"). ``ssl_*``
+options need a TLS scheme (redis-py passes them to a plain connection, which fails with a TypeError).
+Other schemes (``unix://``) are handed to redis-py as they are.
 
 Nothing here imports redis-py: the URL is checked, and redacted for logs, even where it isn't installed.
 """
@@ -25,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from urllib.parse import parse_qsl, unquote, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 SENTINEL_PORT = 26379
 REDIS_PORT = 6379
@@ -70,6 +74,8 @@ def parse_redis_url(url: str) -> RedisTarget:
     scheme, sep, rest = url.partition("://")
     known = _SCHEMES.get(scheme.lower()) if sep else None
     if known is None:
+        if sep and scheme.lower() in ("redis", "rediss"):
+            _check_single_server(url, tls=scheme.lower() == "rediss")
         return RedisTarget(Topology.single, node_url=url)
     topology, tls = known
     authority, path, query = _split(rest)
@@ -79,6 +85,7 @@ def parse_redis_url(url: str) -> RedisTarget:
     nodes = tuple(_host_port(item, default_port, where) for item in hostlist.split(","))
     segments = [unquote(s) for s in path.split("/") if s]
     options = parse_qsl(query, keep_blank_values=True)
+    _check_tls_options(options, tls, where)
     sentinel_options = {k: v for k, v in options if k in SENTINEL_OPTIONS}
     node_query = urlencode([(k, v) for k, v in options if k not in SENTINEL_OPTIONS])
 
@@ -99,6 +106,39 @@ def parse_redis_url(url: str) -> RedisTarget:
                 + (f"?{node_query}" if node_query else ""))
     return RedisTarget(topology, node_url=node_url, tls=tls, nodes=nodes, service=service,
                        sentinel_options=sentinel_options)
+
+
+def _check_single_server(url: str, *, tls: bool) -> None:
+    """Read a ``redis://`` URL the way redis-py will, so that its errors come from here, without the
+    password. The original error is dropped (``from None``): its text may quote the password."""
+    where = redacted_url(url)
+    unreadable = (f"REDIS_URL {where}: cannot read the host and port (in a password, percent-encode"
+                  " / ? # and @)")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number from 0 to 65535
+        host = parts.hostname
+    except ValueError:
+        raise ValueError(unreadable) from None
+    if not host or parts.fragment:  # a "#" or an empty host: the password's tail was read as the rest
+        raise ValueError(unreadable)
+    _db([unquote(s) for s in parts.path.split("/") if s], where)
+    _check_tls_options(parse_qsl(parts.query, keep_blank_values=True), tls, where)
+
+
+_TLS_OPTION = re.compile(r"ssl(?:_[a-z_]+)?")
+
+
+def _check_tls_options(options: list[tuple[str, str]], tls: bool, where: str) -> None:
+    """``ssl_*`` options on a plain URL: redis-py hands them to a non-TLS connection, which fails at
+    the first command with a TypeError; say so at start-up instead. Only a name that reads as an
+    option is shown (the query of a malformed URL may be a piece of the password)."""
+    if tls:
+        return
+    for name, _ in options:
+        if _TLS_OPTION.fullmatch(name):
+            raise ValueError(f"REDIS_URL {where}: option {name} needs TLS: use rediss://, "
+                             "rediss+sentinel:// or rediss+cluster://")
 
 
 def redacted_url(url: str) -> str:
