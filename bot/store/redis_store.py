@@ -122,11 +122,17 @@ class RedisStore:
             raise StoreUnavailable(f"state store unavailable during {op}: {type(exc).__name__}") from exc
 
     async def ping(self) -> bool:
-        """True when Redis answers; False (counted, not raised) when it doesn't, for ``/readyz``."""
+        """True when the Redis holding this bot's keys answers; False (counted, not raised) when it
+        doesn't, for ``/readyz``.
+
+        Not PING: on a Cluster redis-py sends it to one default primary chosen at random, which need not
+        own the bot's slot, so readiness would report on some other node. EXISTS on the incident index is
+        routed like every other command of this store (all its keys share one slot) and costs the same.
+        """
         try:
             async with self._guard("ping"):
-                answer: Any = self._r.ping()  # redis-py types this as sync-or-async
-                return bool(await answer)
+                await self._r.exists(self.keys.incident_index())
+                return True
         except StoreUnavailable:
             return False
 
