@@ -236,12 +236,14 @@ def check_realm(endpoint: RegistryEndpoint, realm: str) -> None:
 
     A realm that is no URL at all (a port past 65535, a broken host) is the registry's own failure,
     not something imagecheck's policy refused: saying "imagecheck may not contact the registry" would
-    send on-call after our settings while the registry's auth configuration is what is broken."""
+    send on-call after our settings while the registry's auth configuration is what is broken.
+    A host that is not valid IDNA (``xn--registry.example``) is such a broken URL too: httpx decodes
+    the host only when it is read, which would otherwise first happen while building the request."""
     try:
         parts = urlsplit(realm)
         parts.port  # noqa: B018  # urlsplit checks the port only when it is read
-        httpx.URL(realm)
-    except (ValueError, httpx.InvalidURL):
+        httpx.URL(realm).host  # noqa: B018  # decodes punycode labels: idna.IDNAError is a UnicodeError
+    except (ValueError, httpx.InvalidURL):  # ValueError includes UnicodeError
         raise RegistryServerError(
             "the registry's token realm is not a valid URL (its auth challenge is misconfigured)",
             evidence=Evidence(message="invalid token realm in WWW-Authenticate", url=redact_url(realm))) from None

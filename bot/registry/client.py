@@ -33,6 +33,7 @@ from bot import metrics
 from bot.domain.errors import (
     BlobUnknown,
     DigestMismatch,
+    DNSFailure,
     EgressDenied,
     HopToRestrictedRegistry,
     ImagecheckError,
@@ -201,6 +202,39 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 
 def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
     return _origin(a) == _origin(b)
+
+
+def _unusable_url(target: _Target, url: str, exc: BaseException) -> ImagecheckError:
+    """A URL httpx cannot build a request for, such as a host that is not valid IDNA. On the registry's
+    own base URL that is the name the user gave (no such host can resolve); anywhere else it came from
+    the registry (a token realm, a redirect's Location): the registry's failure, not our policy's."""
+    base = target.endpoint.base_url
+    if url == base or url.startswith(base + "/"):
+        return DNSFailure(f"the registry host {target.registry} is not a valid host name (bad IDNA label)",
+                          evidence=Evidence(url=redact_url(url), exception=type(exc).__name__))
+    return RegistryServerError(
+        "the registry sent imagecheck to a URL that is not valid (its token realm or a redirect is "
+        "misconfigured)",
+        evidence=Evidence(url=redact_url(url), message="unusable URL from the registry",
+                          exception=type(exc).__name__))
+
+
+def _redirect_target(response: httpx.Response, location: str) -> httpx.URL:
+    """The URL a redirect points at, its host decoded now: httpx decodes punycode lazily, and a bad
+    label (``xn--ls8h.la``) would otherwise surface as a bare UnicodeError from a later check."""
+    try:
+        target = response.url.join(location)
+        target.host  # noqa: B018  # reading it is the check
+    except (ValueError, httpx.InvalidURL) as exc:  # ValueError includes idna's UnicodeError
+        raise _bad_redirect(response.status_code, str(response.url), exc) from None
+    return target
+
+
+def _bad_redirect(status: int | None, url: str, exc: BaseException) -> RegistryServerError:
+    return RegistryServerError(
+        "the registry redirected to a URL that is not valid", status=status,
+        evidence=Evidence(status=status, url=redact_url(url), message="redirect Location is not a usable URL",
+                          exception=type(exc).__name__))
 
 
 class RegistryClient:
@@ -685,7 +719,7 @@ class RegistrySession:
             try:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:
-                    next_url = response.url.join(location)
+                    next_url = _redirect_target(response, location)
                     self._check_redirect(response.url, next_url)
                     self._refuse_restricted(target, next_url, via=response)
                     if content is not None:
@@ -713,8 +747,17 @@ class RegistrySession:
         started = time.perf_counter()
         status = "error"
         try:
-            request = self._client.http.build_request(method, url, headers=dict(headers), content=content)
-            response = await self._client.http.send(request, stream=True, follow_redirects=False)
+            try:
+                request = self._client.http.build_request(method, url, headers=dict(headers), content=content)
+            except (ValueError, httpx.InvalidURL) as exc:  # ValueError includes idna's UnicodeError
+                status = ""  # nothing was sent: not a request to count
+                raise _unusable_url(target, url, exc) from None
+            try:
+                response = await self._client.http.send(request, stream=True, follow_redirects=False)
+            except ValueError as exc:
+                # httpx prepares the redirect's next request even when not following it, reading the
+                # Location's host: a bad IDNA label there is a UnicodeError from send() itself
+                raise _bad_redirect(None, url, exc) from None
             status = str(response.status_code)
             return response
         except EgressDenied:
@@ -804,9 +847,11 @@ class RegistrySession:
             match = _LINK_NEXT.search(value)
             if match:
                 try:
-                    return current.join(match.group(1).strip())
-                except httpx.InvalidURL:
+                    next_url = current.join(match.group(1).strip())
+                    next_url.host  # noqa: B018  # decodes punycode: a bad label is a UnicodeError
+                except (httpx.InvalidURL, ValueError):
                     return None
+                return next_url
         return None
 
 
