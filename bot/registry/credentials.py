@@ -42,8 +42,33 @@ _HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def helper_server_url(registry: str) -> str:
+    """The canonical spelling to ask a helper with when no original spelling is known."""
     host = normalize_registry(registry)
     return DOCKER_HUB_SERVER_URL if host == DOCKER_HUB else host
+
+
+Spellings = dict[str, list[str]]  # normalised host -> ServerURLs as written, first seen first
+
+
+def _add_spelling(spellings: Spellings, original: str) -> None:
+    known = spellings.setdefault(normalize_registry(original), [])
+    if original not in known:
+        known.append(original)
+
+
+def helper_server_urls(registry: str, *known: Spellings) -> list[str]:
+    """Every ServerURL to ask a helper with, in order. A helper keys its entries by the server URL
+    exactly as ``docker login`` was given it (``registry.corp:443``, ``[::ffff:10.0.0.5]:5000``) and
+    does not normalise what it is asked, so the spellings seen in its ``list`` and in ``config.json``
+    come first and the canonical form last. Docker Hub logins are always stored under
+    ``https://index.docker.io/v1/``, so for Docker Hub that comes first."""
+    host = normalize_registry(registry)
+    canonical = helper_server_url(host)
+    urls = [canonical] if host == DOCKER_HUB else []
+    for spellings in known:
+        urls.extend(spellings.get(host, ()))
+    urls.append(canonical)
+    return list(dict.fromkeys(urls))
 
 
 @dataclass
@@ -53,6 +78,9 @@ class DockerConfig:
     auths: dict[str, Credentials] = field(default_factory=dict)
     cred_helpers: dict[str, str] = field(default_factory=dict)
     creds_store: str | None = None
+    # the ``auths`` and ``credHelpers`` keys as written (with a credsStore, `docker login` leaves an
+    # empty ``auths`` entry under the spelling the store knows)
+    spellings: Spellings = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory: Path) -> DockerConfig:
@@ -75,6 +103,7 @@ class DockerConfig:
         if isinstance(auths, dict):
             for key, entry in auths.items():
                 if isinstance(entry, dict):
+                    _add_spelling(config.spellings, str(key))
                     creds = _auth_entry(entry)
                     if creds is not None:
                         config.auths[normalize_registry(str(key))] = creds
@@ -83,6 +112,7 @@ class DockerConfig:
             for key, name in helpers.items():
                 if isinstance(name, str) and _HELPER_NAME.match(name):
                     config.cred_helpers[normalize_registry(str(key))] = name
+                    _add_spelling(config.spellings, str(key))
         store = raw.get("credsStore")
         if isinstance(store, str) and _HELPER_NAME.match(store):
             config.creds_store = store
@@ -158,16 +188,21 @@ async def run_helper_get(name: str, server_url: str, *, timeout_s: float) -> Cre
     return _parse_helper_answer(stdout, name)
 
 
-def _parse_helper_list(stdout: bytes) -> set[str]:
+def _parse_helper_list(stdout: bytes) -> Spellings:
     try:
         data = json.loads(stdout)
     except ValueError:
-        return set()
-    return {normalize_registry(str(k)) for k in data} if isinstance(data, dict) else set()
+        return {}
+    spellings: Spellings = {}
+    if isinstance(data, dict):
+        for key in data:
+            _add_spelling(spellings, str(key))
+    return spellings
 
 
-def run_helper_list(name: str, *, timeout_s: float) -> set[str]:
-    """Hosts a credential store holds entries for (``docker-credential-<name> list``), blocking.
+def run_helper_list(name: str, *, timeout_s: float) -> Spellings:
+    """Hosts a credential store holds entries for (``docker-credential-<name> list``), blocking:
+    normalised host -> the ServerURLs the store files them under.
 
     Only for callers without a running event loop; inside one use ``run_helper_list_async``.
     """
@@ -175,18 +210,18 @@ def run_helper_list(name: str, *, timeout_s: float) -> set[str]:
     try:
         done = subprocess.run([program, "list"], capture_output=True, timeout=timeout_s, check=False)
     except (OSError, subprocess.TimeoutExpired):
-        return set()
-    return _parse_helper_list(done.stdout) if done.returncode == 0 else set()
+        return {}
+    return _parse_helper_list(done.stdout) if done.returncode == 0 else {}
 
 
-async def run_helper_list_async(name: str, *, timeout_s: float) -> set[str]:
+async def run_helper_list_async(name: str, *, timeout_s: float) -> Spellings:
     """``run_helper_list`` as an asynchronous subprocess: a slow helper never stalls the event loop."""
     program = f"docker-credential-{name}"
     try:
         proc = await asyncio.create_subprocess_exec(
             program, "list", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     except OSError:
-        return set()
+        return {}
     try:
         async with asyncio.timeout(timeout_s):
             stdout, _ = await proc.communicate()
@@ -194,8 +229,8 @@ async def run_helper_list_async(name: str, *, timeout_s: float) -> set[str]:
         proc.kill()
         await proc.wait()
         log.warning("credential helper list timed out", extra={"helper": name})
-        return set()
-    return _parse_helper_list(stdout) if proc.returncode == 0 else set()
+        return {}
+    return _parse_helper_list(stdout) if proc.returncode == 0 else {}
 
 
 def _loop_running() -> bool:
@@ -219,7 +254,7 @@ class CredentialStore:
         self._monotonic = monotonic
         self._docker: DockerConfig | None = None
         self._helper_cache: dict[str, tuple[Credentials | None, float]] = {}
-        self._store_hosts: set[str] | None = None
+        self._store_hosts: Spellings | None = None  # the credsStore's `list`, once run
         self._locks: dict[str, asyncio.Lock] = {}
         self._list_lock = asyncio.Lock()
 
@@ -295,16 +330,24 @@ class CredentialStore:
         return docker.auths.get(host)
 
     async def _from_helper(self, host: str, helper: str) -> Credentials | None:
+        docker = self._docker_config()
+        if helper == docker.creds_store:
+            await self.prewarm()  # its `list` tells under which spelling the store filed the login
         lock = self._locks.setdefault(host, asyncio.Lock())
         async with lock:  # concurrent checks of one registry run the helper once
             cached = self._helper_cache.get(host)
             if cached is not None and self._monotonic() < cached[1]:
                 return cached[0]
-            try:
-                creds = await run_helper_get(helper, helper_server_url(host),
-                                             timeout_s=self._helper_timeout_s)
-            except HelperError as exc:
-                log.warning("credential helper failed", extra={"registry": host, "error": str(exc)})
-                creds = None
+            creds = None
+            store_spellings = self._store_hosts if helper == docker.creds_store else None
+            for server_url in helper_server_urls(host, store_spellings or {}, docker.spellings):
+                try:
+                    creds = await run_helper_get(helper, server_url, timeout_s=self._helper_timeout_s)
+                except HelperError as exc:
+                    # a helper that hangs or answers garbage will not do better for another spelling
+                    log.warning("credential helper failed", extra={"registry": host, "error": str(exc)})
+                    break
+                if creds is not None:
+                    break
             self._helper_cache[host] = (creds, self._monotonic() + HELPER_CACHE_TTL_S)
             return creds
