@@ -40,6 +40,10 @@ class Keys:
         ``RedisStore.list_user_incidents``)."""
         return f"{self.prefix}user-incidents-backfilled"
 
+    def user_index_backfill_running(self) -> str:
+        """Held (briefly, with a token) by the replica running that backfill, so others don't repeat it."""
+        return f"{self.prefix}user-incidents-backfilling"
+
     def claim(self, key: str) -> str:
         return f"{self.prefix}once:{key}"
 

@@ -69,7 +69,12 @@ return n
 _TAG_HISTORY_ATTEMPTS = 50
 _INDEX_SWEEP = 10
 _BACKFILL_EVERY_S = 24 * 3600.0
-_BACKFILL_BATCH = 200
+# Incidents are a few KB each (3 KB is typical with a dozen timeline events): 50 a round trip keeps each
+# MGET to ~150 KB, far inside the 0.5 s socket timeout even on a busy Redis; 200 came close.
+_BACKFILL_BATCH = 50
+# How long a replica's "running" marker keeps the others from starting the same backfill. A run that
+# outlives it only means a second, harmless run (adding entries is idempotent); a crashed one frees it.
+_BACKFILL_RUNNING_S = 120.0
 
 
 def client_from_url(url: str, *, socket_timeout_s: float = DEFAULT_SOCKET_TIMEOUT_S) -> Redis:
@@ -107,7 +112,9 @@ class RedisStore:
         # EVALSHA by its one key (loading the script on that node when it is missing).
         scripting: Any = client
         self._release_script = scripting.register_script(_RELEASE_LUA)
-        self._backfill_checked: float | None = None  # clock.monotonic() of the last backfill check
+        self._backfill_checked: float | None = None  # clock.monotonic() of the last completed check
+        self._backfill_lock = asyncio.Lock()  # one backfill attempt at a time in this process
+        self._backfill_attempts = 0  # attempts finished (or failed) in this process
         self._allow_script = scripting.register_script(_ALLOW_LUA)
 
     # --- plumbing -----------------------------------------------------------------------------
@@ -240,28 +247,62 @@ class RedisStore:
                                   include_resolved: bool = False) -> list[Incident]:
         if not user:
             return []
+        await self._backfill_user_indexes_once()  # never raises: a failed backfill still lists
         async with self._guard("list_user_incidents"):
-            await self._backfill_user_indexes_once()
             return await self._list_index(self.keys.user_incident_index(user), limit, include_resolved, user)
 
     async def _backfill_user_indexes_once(self) -> None:
         """Index the incidents saved before per-user indexes existed (or by a replica of the previous
         release during a rolling upgrade), so App Home doesn't come up empty after an upgrade.
 
-        Once per process, and at most once a day across replicas (a marker key): a second pass the
-        next day catches what old replicas saved while the first ran. Re-adding an id is harmless.
+        At most once a day across replicas: a "done" marker (24 h) says a replica finished, and a short
+        "running" one keeps the others from repeating a run in progress. A second pass the next day
+        catches what old replicas saved while the first ran. This process stops looking only once it
+        has finished a run or seen the "done" marker; a failure is logged and the next listing tries
+        again, and callers that queued behind a failed attempt don't each repeat it against a Redis
+        that just failed.
+
+        Run here, on the first App Home listing, rather than in the background from ``open_store``: the
+        first view after an upgrade is then complete, App Home publishes its view after Slack's ack (no
+        3 s limit applies), every round trip is small (``_BACKFILL_BATCH``), and the one-shot CLI, which
+        also opens the store, never starts a backfill it would abandon on exit.
         """
-        now = self.clock.monotonic()
-        if self._backfill_checked is not None and now - self._backfill_checked < _BACKFILL_EVERY_S:
+        if self._backfill_recent():
             return
-        marker = self.keys.user_index_backfill()
-        if await self._r.set(marker, b"1", nx=True, px=ttl_ms(_BACKFILL_EVERY_S)):
+        finished_before = self._backfill_attempts
+        async with self._backfill_lock:
+            if self._backfill_recent() or self._backfill_attempts != finished_before:
+                return  # a caller we waited for just finished, or just failed, an attempt
             try:
-                await self._backfill_user_indexes()
-            except BaseException:
-                await self._r.delete(marker)  # unfinished: let the next caller try again
-                raise
-        self._backfill_checked = now
+                async with self._guard("backfill_user_indexes"):
+                    if await self._backfill_across_replicas():
+                        self._backfill_checked = self.clock.monotonic()
+            except StoreUnavailable:
+                log.warning("store: backfilling the per-user incident indexes failed; the next App Home "
+                            "listing tries again")
+            finally:
+                self._backfill_attempts += 1
+
+    def _backfill_recent(self) -> bool:
+        checked = self._backfill_checked
+        return checked is not None and self.clock.monotonic() - checked < _BACKFILL_EVERY_S
+
+    async def _backfill_across_replicas(self) -> bool:
+        """Run the backfill unless another replica did today or is doing it now. True when it is done
+        (here or elsewhere), False when another replica is still running it."""
+        done = self.keys.user_index_backfill()
+        if await self._r.exists(done):
+            return True
+        running = self.keys.user_index_backfill_running()
+        token = secrets.token_hex(16).encode()
+        if not await self._r.set(running, token, nx=True, px=ttl_ms(_BACKFILL_RUNNING_S)):
+            return False  # look again on the next listing: done by then, or its marker expired
+        try:
+            await self._backfill_user_indexes()
+            await self._r.set(done, b"1", px=ttl_ms(_BACKFILL_EVERY_S))
+        finally:
+            await self._release(running, token)
+        return True
 
     async def _backfill_user_indexes(self) -> None:
         ttl = ttl_ms(self.incident_ttl_s)
@@ -281,7 +322,9 @@ class RedisStore:
             async with self._r.pipeline(transaction=False) as pipe:
                 for user, scores in by_user.items():
                     index = self.keys.user_incident_index(user)
-                    pipe.zadd(index, scores)
+                    # NX: an entry already there was written by a save, which read a newer incident
+                    # than the one this MGET may have returned; never put its older score back.
+                    pipe.zadd(index, scores, nx=True)
                     pipe.pexpire(index, ttl)  # at most one incident TTL beyond its entries; listing prunes
                 await pipe.execute()
         log.info("store: per-user incident indexes backfilled from %d incidents", len(ids))
