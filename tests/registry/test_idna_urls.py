@@ -95,3 +95,15 @@ async def test_a_registry_name_that_is_not_valid_idna_is_a_name_that_cannot_reso
     assert "not a valid host name" in str(info.value)
     assert diagnosis.verdict is Verdict.dns_error
     assert resolver.calls == []
+
+
+async def test_a_tag_list_next_link_with_a_bad_idna_host_ends_the_listing(
+        scripted_server: Callable[..., ScriptedServer]) -> None:
+    link = f'<https://{BAD_HOSTS[0]}/v2/team/app/tags/list?n=2&last=b>; rel="next"'
+    server = scripted_server({"/v2/team/app/tags/list": Reply(200, b'{"name":"team/app","tags":["a","b"]}',
+                                                              {"Content-Type": "application/json",
+                                                               "Link": link})})
+    async with _client(server.host) as client:
+        listed = await client.session().list_tags(server.host, "team/app", page_size=2)
+    assert listed.tags == ["a", "b"]
+    assert listed.pages == 1
