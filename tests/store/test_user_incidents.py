@@ -6,19 +6,13 @@ has, and the per-user indexes must shrink again as incidents expire.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from bot.domain.incidents import add_event, new_incident, set_status
+from bot.domain.incidents import add_event, set_status
 from bot.domain.models import Incident, IncidentStatus, TimelineKind
 from tests.fixtures.redis_server import StoreFactory
 from tests.store.conftest import Backend, open_backend
-
-T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-
-
-def started(thread_ts: str, by: str, at: datetime) -> Incident:
-    return add_event(new_incident("C1", thread_ts, at=at, created_by=by), TimelineKind.checked,
-                     "checked", at=at, actor=by)
+from tests.store.incident_records import T0, started
 
 
 def ids(incidents: list[Incident]) -> list[str]:

@@ -12,36 +12,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from bot.domain.incidents import add_event, new_incident
-from bot.domain.models import Incident, TimelineKind
-from bot.store.codec import encode
-from bot.store.redis_store import RedisStore
+from bot.domain.incidents import add_event
+from bot.domain.models import TimelineKind
 from tests.fixtures.redis_server import StoreFactory
-
-T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-
-
-def started(thread_ts: str, by: str, at: datetime) -> Incident:
-    return add_event(new_incident("C1", thread_ts, at=at, created_by=by), TimelineKind.checked,
-                     "checked", at=at, actor=by)
-
-
-async def save_as_the_previous_release(store: RedisStore, incident: Incident) -> None:
-    """The release before per-user indexes: the incident and the workspace index, nothing else."""
-    await store._r.set(store.keys.incident(incident.id), encode(incident), px=3_600_000)
-    await store._r.zadd(store.keys.incident_index(), {incident.id: incident.updated_at.timestamp()})
-
-
-async def redis_store(store_factory: StoreFactory, **options: Any) -> RedisStore:
-    store = await store_factory("redis", **options)
-    assert isinstance(store, RedisStore)
-    return store
+from tests.store.incident_records import T0, redis_store, save_as_the_previous_release, started
 
 
 async def test_a_failed_backfill_still_lists_and_is_tried_again(
