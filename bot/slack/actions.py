@@ -23,6 +23,8 @@ from bot.slack.services import Services
 log = logging.getLogger(__name__)
 
 ACTION_IDS = ("pin_digest", "show_tags", "recheck", "bypass_mirror", "resolve_incident")
+JUST_CLICKED = ("That button was clicked a moment ago (by you or someone else), so it acts only once; "
+                "its answer is in the thread.")
 
 
 def register(app: Any, services: Services, poster: Poster) -> None:
@@ -48,15 +50,19 @@ def register(app: Any, services: Services, poster: Poster) -> None:
         if not access.allowed:
             await respond(response_type="ephemeral", replace_original=False, text=access.refusal)
             return
-        click_key = hashlib.sha256(f"{action_id}|{channel}|{message_ts}|{value}".encode()).hexdigest()[:32]
-        # A double click (or a replayed delivery) inside the window acts once.
-        if not await claim(services, f"click:{click_key}", services.options.click_dedupe_ttl_s):
-            return
+        # Read before claiming: a click refused here (state expired, store unreachable) changed
+        # nothing, so clicking again a moment later must not be swallowed as a duplicate.
         try:
             state = await load_click_state(services.store, action_id, value,
                                            incident_ttl_days=services.options.incident_ttl_days)
         except ClickRefused as refused:
             await respond(response_type="ephemeral", replace_original=False, text=refused.notice)
+            return
+        click_key = hashlib.sha256(f"{action_id}|{channel}|{message_ts}|{value}".encode()).hexdigest()[:32]
+        # A double click (or a replayed delivery) inside the window acts once; whoever clicked second
+        # is told why nothing more happened instead of getting silence.
+        if not await claim(services, f"click:{click_key}", services.options.click_dedupe_ttl_s):
+            await respond(response_type="ephemeral", replace_original=False, text=JUST_CLICKED)
             return
         incident, ref = state.incident, state.ref
         if not services.options.registry_allowed(ref.domain, channel or incident.channel):

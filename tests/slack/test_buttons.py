@@ -82,6 +82,20 @@ async def test_double_click_acts_once(harness: Harness, scripted: ScriptedChecks
     incident = await harness.services.store.get_incident(INCIDENT)
     assert incident is not None
     assert len(incident.pins) == 1
+    answers = [c.text for c in harness.emulator.calls_to("response_url")]
+    assert sum("clicked a moment ago" in a for a in answers) == 1  # the second click isn't met with silence
+
+
+async def test_a_click_refused_for_expired_state_can_be_retried_at_once(harness: Harness) -> None:
+    # A refused click changed nothing, so it must not count as the click the dedupe window protects.
+    value = ActionPayload(incident="CCHAN001:1700000000.999999", ref="docker.io/library/nginx:1.27").model_dump_json()
+    await harness.click("pin_digest", value)
+    await harness.click("pin_digest", value)
+    await harness.emulator.wait_for("response_url", 2)
+    await harness.emulator.settle()
+    answers = [c.text for c in harness.emulator.calls_to("response_url")]
+    assert len(answers) == 2
+    assert all("expired" in a for a in answers)
 
 
 async def test_show_tags_lists_valid_tags_only(harness: Harness, scripted: ScriptedChecks) -> None:
