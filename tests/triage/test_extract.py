@@ -45,7 +45,8 @@ def test_references_found_in_context(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "Get https://registry-1.docker.io/v2/library/nginx/manifests/latest: net/http: TLS handshake timeout",
+    # A blob URL names a layer, not an image (a manifest URL does: see test_url_evidence.py).
+    f"Get https://registry-1.docker.io/v2/library/nginx/blobs/{DIGEST}: net/http: TLS handshake timeout",
     "write /var/lib/docker/tmp/GetImageBlob3110843648: no space left on device",
     f"Digest: {DIGEST}",
     f"{DIGEST}: not found",

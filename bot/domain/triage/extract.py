@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bot.domain.errors import ImagecheckError, InvalidPlatform
-from bot.domain.models import ExtractedReference, ImageRef
+from bot.domain.models import ExtractedReference, ImageRef, canonical_registry
 from bot.domain.reference import parse_platform, parse_reference
 from bot.domain.triage.probe import Haystack, Probe
 from bot.domain.triage.text import line_bounds
@@ -256,6 +256,46 @@ def extract_references(text: str, lower: str) -> list[ExtractedReference]:
             out.append(ExtractedReference(as_written=value, normalized=ref.normalized, valid=True))
         if len(out) >= MAX_REFERENCES:
             break
+    if not normalized:
+        out.extend(_manifest_url_references(text, lower, MAX_REFERENCES - len(out)))
+    return out
+
+
+# ``https://ghcr.io/v2/acme/tool/manifests/1.0``: the registry API's own spelling of a reference. Docker
+# prints only this URL when a manifest request fails without a body ("...": denied), so it is the one
+# place such a paste names the image.
+_MANIFEST_URL = re.compile(r"https?://([a-z0-9.-]{1,253}(?::[0-9]{1,5})?)/v2/([^\s\"\\]{1,600})/manifests/"
+                           r"([^\s\"\\]{1,300})")
+
+
+def _manifest_url_references(text: str, lower: str, limit: int) -> list[ExtractedReference]:
+    """References rebuilt from manifest URLs (``host/repo:tag`` or ``host/repo@digest``), each once.
+
+    Only used when the paste names no image otherwise: a URL is what the runtime asked, after mirror
+    rewriting, so a reference written out in the paste is the better name for what the user pulls.
+    Invalid results are dropped (an upper-case ``MY_REPO`` is an anonymised placeholder, not an error).
+    """
+    if limit <= 0 or "/manifests/" not in lower:
+        return []
+    out: list[ExtractedReference] = []
+    seen: set[str] = set()
+    for i, m in enumerate(_MANIFEST_URL.finditer(lower)):
+        if i >= MAX_PARSED or len(out) >= limit:
+            break
+        host = canonical_registry(m.group(1))
+        repo = text[m.start(2):m.end(2)]
+        ref = _clean(text[m.start(3):m.end(3)])
+        sep = "@" if ref.lower().startswith("sha256:") else ":"
+        written = f"{host}/{repo}{sep}{ref}"
+        if written in seen:
+            continue
+        seen.add(written)
+        try:
+            parsed = parse_reference(written)
+        except ImagecheckError:
+            continue
+        if parsed.normalized not in {r.normalized for r in out}:
+            out.append(ExtractedReference(as_written=written, normalized=parsed.normalized, valid=True))
     return out
 
 
@@ -313,8 +353,10 @@ def extract_platform(lower: str) -> str | None:
 # First match wins: the outermost system whose configuration the user would change comes first
 # (kubelet wraps containerd's error; a GitLab runner wraps Docker's).
 RUNTIME_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # "Preparation failed: failed to pull image "x" with specified policies [always]: Error response from
+    # daemon: ..." is the runner's Docker executor; its "failed to pull image \"" must not read as kubelet.
     ("gitlab-ci", ("gitlab-runner", "running with gitlab", "using docker executor", "job failed: ",
-                   "preparing the \"docker")),
+                   "preparing the \"docker", "preparation failed: ", "with specified policies [")),
     ("kubelet", ("imagepullbackoff", "errimagepull", "back-off pulling image", "kubelet", "pullimage ",
                  "remote_image.go", "kuberuntime", "invalidimagename", "failed to pull image \"",
                  "failed to pull image \\\"", "failed to apply default image tag")),
@@ -419,14 +461,43 @@ def extract_error_code(lower: str, regions: list[tuple[int, int]]) -> str | None
     return None
 
 
+# A long evidence line is searched for references only this far (a one-line paste can be a megabyte).
+_NAMED_SCAN = 64 * 1024
+
+
+def _named_on_regions(lower: str, regions: list[tuple[int, int]]) -> set[str]:
+    """Normalized references (lowercased) named on the evidence lines: the references
+    ``focus.refs_to_check`` puts first."""
+    named: set[str] = set()
+    for start, end in regions:
+        line = lower[start:min(end, start + _NAMED_SCAN)]
+        named.update(r.normalized for r in extract_references(line, line) if r.valid and r.normalized)
+    return named
+
+
 def extract_registry_host(lower: str, regions: list[tuple[int, int]],
                           references: list[ExtractedReference]) -> str | None:
-    """The registry the failing pull talked to: a reference's domain, else a URL or DNS lookup host."""
-    for ref in references:
-        if ref.valid and ref.normalized:
-            return ref.normalized.split("/", 1)[0]
-    for rx in (_URL_HOST, _LOOKUP_HOST):
-        m = _first_in(lower, regions, rx) or rx.search(lower)
-        if m:
-            return m.group(1)
-    return None
+    """The registry the failing pull talked to, Docker Hub's host names spelled ``docker.io``.
+
+    Where the failure is decides, not what the paste happens to name first (a healthy sidecar's image
+    often comes before the one that failed). In order: a registry URL (``https://host/v2/...``) on the
+    failure's evidence lines; the domain of the first reference named on those lines; the domain of the
+    first reference in the paste; a DNS lookup host on the evidence lines; a registry URL, then a lookup
+    host, anywhere in the paste.
+    """
+    m = _first_in(lower, regions, _URL_HOST)
+    if m:
+        return canonical_registry(m.group(1))
+    valid = [ref.normalized for ref in references if ref.valid and ref.normalized]
+    if valid:
+        named = _named_on_regions(lower, regions)
+        first = next((name for name in valid if name.lower() in named), valid[0])
+        return first.split("/", 1)[0]
+    m = _first_in(lower, regions, _LOOKUP_HOST)
+    if m:
+        return m.group(1)
+    m = _URL_HOST.search(lower)
+    if m:
+        return canonical_registry(m.group(1))
+    m = _LOOKUP_HOST.search(lower)
+    return m.group(1) if m else None

@@ -50,6 +50,12 @@ def _step(text: str, command: str | None = None) -> RemediationStep:
     return RemediationStep(text=text, command=command)
 
 
+# A registry's bare answer to a manifest request, as the whole rest of the line:
+# `https://host/v2/<repo>/manifests/<ref>": <answer>`, then at most the period `docker run` adds, the
+# closing quotes and brackets of a log or JSON line, or the GitLab runner's "(manager.go:237:0s)".
+_AFTER_MANIFEST_URL = r'/v2/[^\s"\\]{1,600}/manifests/[^\s"\\]{1,300}(?:\\?")?: '
+_THEN_LINE_END = r'[\s."\'`)\]}\\]{0,8}(?:\([a-z_]{1,40}\.go:[0-9]{1,6}:[0-9a-z.]{1,12}\)\s{0,4})?$'
+
 _CHECK = _step("Ask the registry directly what it has for this reference.", f"imagecheck check {REF}")
 
 RULES: tuple[Rule, ...] = (
@@ -134,6 +140,14 @@ RULES: tuple[Rule, ...] = (
             Pattern("repo.repo_not_found", "repo not found", 0.85),
             Pattern("repo.docker_repository_not_found", "repository ", 0.88,
                     r"repository [^\s]{1,512} not found", anchor="not found"),
+            # Docker's whole answer when a manifest request got a bare 403 (a HEAD has no body to quote):
+            # `Head "https://ghcr.io/v2/acme/tool/manifests/1.0": denied`. GHCR answers so for a private
+            # package pulled without login and for a package that does not exist alike. Only a line that
+            # *ends* right after a manifest URL counts (docker run adds a ".", the GitLab runner its
+            # "(manager.go:237:0s)"), so wording that merely contains "denied" elsewhere does not.
+            Pattern("repo.manifest_url_denied", "/v2/", 0.82,
+                    _AFTER_MANIFEST_URL + "denied" + _THEN_LINE_END,
+                    anchor=": denied"),
         ),
     ),
     Rule(
@@ -161,6 +175,11 @@ RULES: tuple[Rule, ...] = (
             Pattern("auth.oauth_token_401", "failed to fetch oauth token", 0.9,
                     r"failed to fetch oauth token: [^\n]{0,600}?401"),
             Pattern("auth.unauthorized_prefix", "unauthorized:", 0.75),
+            # The 401 counterpart of repo.manifest_url_denied: `Head "https://ghcr.io/v2/x/manifests/1.0":
+            # unauthorized` and nothing after it (GHCR: a private or missing package pulled anonymously).
+            Pattern("auth.manifest_url_unauthorized", "/v2/", 0.8,
+                    _AFTER_MANIFEST_URL + "unauthorized" + _THEN_LINE_END,
+                    anchor=": unauthorized"),
             Pattern("auth.unauthenticated_requests", "unauthenticated requests do not have permission", 0.93),
             Pattern("auth.credential_helper", "error getting credentials", 0.88),
             Pattern("auth.bearer_token_mismatch", "requested repository does not match bearer token", 0.85),
