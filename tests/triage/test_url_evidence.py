@@ -8,6 +8,7 @@ import pytest
 from bot.domain.models import Category
 from bot.domain.triage import triage
 from bot.domain.triage.extract import extract_references
+from bot.domain.triage.focus import refs_to_check
 from bot.domain.triage.text import ascii_lower
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
@@ -127,3 +128,17 @@ def test_gitlab_runner_preparation_failure_is_gitlab_not_kubelet() -> None:
     assert result.runtime == "gitlab-ci"
     assert result.category is Category.repo_not_found_or_denied
     assert result.registry_host == "ghcr.io"
+
+
+def test_bare_answer_is_reported_as_its_oci_error_code() -> None:
+    assert triage(GHCR_HEAD + ": denied").error_code == "DENIED"
+    assert triage(GHCR_HEAD + ": unauthorized").error_code == "UNAUTHORIZED"
+
+
+def test_registry_host_agrees_with_the_reference_checked_first() -> None:
+    text = SIDECAR + ('  Warning  Failed   2m   kubelet  Failed to pull image "registry.corp/team/app:2.1": '
+                      "authentication required\n")
+    result = triage(text)
+    first = refs_to_check(result, 1)
+    assert [r.normalized for r in first] == ["registry.corp/team/app:2.1"]
+    assert result.registry_host == "registry.corp"

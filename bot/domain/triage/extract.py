@@ -419,6 +419,8 @@ _ERROR_CODES: tuple[tuple[str, str], ...] = (
     ("name_invalid", "NAME_INVALID"), ("tag_invalid", "TAG_INVALID"),
     ("unauthorized:", "UNAUTHORIZED"), ("\"unauthorized\"", "UNAUTHORIZED"),
     ("denied:", "DENIED"), ("\"denied\"", "DENIED"),
+    # A body-less 401/403 (a HEAD): Docker prints the code's own message after the URL, and nothing else.
+    ("\": unauthorized", "UNAUTHORIZED"), ("\": denied", "DENIED"),
     ("unsupported:", "UNSUPPORTED"),
 )
 
