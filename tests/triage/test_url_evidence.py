@@ -66,6 +66,9 @@ def test_denied_denied_keeps_its_own_rule() -> None:
     ('Head "https://index.docker.io/v2/acme/api/manifests/latest": denied', ["docker.io/acme/api:latest"]),
     (f'Head "https://registry.corp:5000/v2/team/app/manifests/{DIGEST}": denied',
      [f"registry.corp:5000/team/app@{DIGEST}"]),
+    # containerd names the upstream registry of a mirror request in "ns"
+    ('Head "https://mirror.corp:5000/v2/library/redis/manifests/7?ns=docker.io": denied',
+     ["docker.io/library/redis:7"]),
     # Tags keep their case (the URL is sliced from the original text)
     ('Head "https://ghcr.io/v2/acme/tool/manifests/Release-1": denied', ["ghcr.io/acme/tool:Release-1"]),
     # An anonymised placeholder is not an image

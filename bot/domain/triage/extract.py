@@ -264,8 +264,9 @@ def extract_references(text: str, lower: str) -> list[ExtractedReference]:
 # ``https://ghcr.io/v2/acme/tool/manifests/1.0``: the registry API's own spelling of a reference. Docker
 # prints only this URL when a manifest request fails without a body ("...": denied), so it is the one
 # place such a paste names the image.
+# containerd asks a mirror with "?ns=<upstream registry>": the image the user pulled lives there.
 _MANIFEST_URL = re.compile(r"https?://([a-z0-9.-]{1,253}(?::[0-9]{1,5})?)/v2/([^\s\"\\]{1,600})/manifests/"
-                           r"([^\s\"\\]{1,300})")
+                           r"([^\s\"\\?]{1,300})(?:\?ns=([a-z0-9.-]{1,253}(?::[0-9]{1,5})?))?")
 
 
 def _manifest_url_references(text: str, lower: str, limit: int) -> list[ExtractedReference]:
@@ -282,7 +283,7 @@ def _manifest_url_references(text: str, lower: str, limit: int) -> list[Extracte
     for i, m in enumerate(_MANIFEST_URL.finditer(lower)):
         if i >= MAX_PARSED or len(out) >= limit:
             break
-        host = canonical_registry(m.group(1))
+        host = canonical_registry(m.group(4) or m.group(1))
         repo = text[m.start(2):m.end(2)]
         ref = _clean(text[m.start(3):m.end(3)])
         sep = "@" if ref.lower().startswith("sha256:") else ":"
