@@ -77,14 +77,21 @@ async def check_into_thread(services: Services, poster: Poster, refs: Sequence[I
     async def one(ref: ImageRef) -> None:
         outcome = await check_one(services, ref, platforms, channel=channel, correlation_id=correlation)
         if isinstance(outcome, Exception):
-            await poster.post(channel, failure_notice(services, ref, outcome), thread_ts=thread_ts)
-            return
-        results.append(outcome)
-        await record(services.store, channel, thread_ts,
-                     lambda incident: record_diagnosis(incident, outcome, at=utcnow(), actor=actor), actor=actor)
-        message = render_diagnosis(outcome, incident_id=incident_id,
-                                   mirrors_configured=bool(mirrors.get(ref.registry_key)))
-        await poster.post(channel, message, thread_ts=thread_ts)
+            message = failure_notice(services, ref, outcome)
+        else:
+            results.append(outcome)
+            await record(services.store, channel, thread_ts,
+                         lambda incident: record_diagnosis(incident, outcome, at=utcnow(), actor=actor),
+                         actor=actor)
+            message = render_diagnosis(outcome, incident_id=incident_id,
+                                       mirrors_configured=bool(mirrors.get(ref.registry_key)))
+        try:
+            await poster.post(channel, message, thread_ts=thread_ts)
+        except SlackApiError as exc:
+            # One refused message must not sink the other references' answers, nor leave the asker's
+            # "Checking…" up forever with no "Done" (the caller answers once every post was tried).
+            log.warning("could not post the diagnosis of %s in %s: %s", ref.normalized, channel,
+                        exc.response.get("error"))
 
     await asyncio.gather(*(one(r) for r in refs))
     return results

@@ -96,6 +96,24 @@ async def test_several_references_are_checked_concurrently_into_one_thread(harne
     assert "Image is pullable" in update.all_text()
 
 
+async def test_a_refused_diagnosis_post_still_ends_in_done_and_the_other_reference_posts(
+        harness: Harness, scripted: ScriptedChecks) -> None:
+    # Fault injection (the emulator's ``refuse``): Slack refuses the first diagnosis post (msg_too_long,
+    # which our renderer never provokes). Before, the error escaped the listener and left the asker's
+    # "Checking…" up with no "Done" (found in review).
+    scripted.answers["docker.io/library/nginx:1.99"] = not_found()
+    scripted.answers["docker.io/library/nginx:1.27"] = ok()
+    harness.emulator.refuse("chat.postMessage", "msg_too_long", nth=2)  # 1 is the thread's root
+    await harness.slash("nginx:1.99 nginx:1.27")
+    responses = await harness.emulator.wait_for("response_url", 1)
+    await harness.emulator.settle()
+    assert any("Done" in r.text for r in responses)
+    threaded = [p.all_text() for p in harness.emulator.posts() if p.args.get("thread_ts")]
+    assert len(threaded) == 2  # both diagnoses were tried; Slack took one of them
+    assert any("Image is pullable" in t for t in threaded)
+    assert any("Tag not found" in t for t in threaded)
+
+
 async def test_ack_is_immediate_while_the_registry_hangs(harness: Harness, scripted: ScriptedChecks) -> None:
     scripted.answers["docker.io/library/nginx:1.99"] = not_found()
     scripted.hang = asyncio.Event()  # the check never returns until released
