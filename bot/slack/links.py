@@ -15,8 +15,15 @@ _WEB_SCHEMES = frozenset({"http", "https"})
 
 
 def as_typed(text: str) -> str:
-    """Each link replaced by its label, else by its URL: what was pasted (for triage)."""
-    return _SLACK_LINK.sub(lambda m: m.group(3) or f"{m.group(1)}:{m.group(2)}", text)
+    """Each link replaced by its label, else by its URL, and Slack's escapes undone: what was pasted (for
+    triage, whose redaction must see ``password=Abc&def`` rather than ``Abc&amp;def``)."""
+    unwrapped = _SLACK_LINK.sub(lambda m: m.group(3) or f"{m.group(1)}:{m.group(2)}", text)
+    return unescape_slack(unwrapped)
+
+
+def unescape_slack(text: str) -> str:
+    """Undo the only three entities Slack escapes; ``&amp;`` last, so a typed ``&lt;`` stays ``&lt;``."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _reference_text(match: re.Match[str]) -> str:

@@ -98,7 +98,13 @@ _SECRET_WORDS = ("passw", "pass", "token", "secret", "api_key", "apikey", "api-k
 _NOT_A_SECRET_KEY_ENDINGS = ("name", "names", "ref", "file", "path", "type", "id", "s", "realm", "url",
                              "uri", "dir", "kind", "policy", "ttl", "length", "key_id")
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
-_VALUE_STOP = frozenset(" \t\r\n,;&\"'<>)]}")
+_KEY_TAIL = re.compile(r"[a-z0-9_.-]*")
+# Stops where a value ends; ``&`` only when a query parameter follows (``?password=x&user=y``), since
+# ``password=Abc&def`` is one password.
+_UNQUOTED_VALUE = re.compile(r"(?:[^ \t\r\n,;&\"'<>)\]}]|&(?![a-z0-9_.\[\]-]{1,64}=)){0,1024}")
+# "pass" followed by "w" is the "passw" word's (password, passwd): skipping it in C keeps a paste full of
+# ``password`` from costing a Python step per occurrence twice.
+_SECRET_WORD_RXS = tuple((w, re.compile(re.escape(w) + ("(?!w)" if w == "pass" else ""))) for w in _SECRET_WORDS)
 
 
 _LEAD = frozenset(" \t-\"'{,")  # what may stand before a YAML/JSON key on its line
@@ -115,6 +121,21 @@ def _starts_line(lower: str, pos: int) -> bool:
     return pos == 0 or lower[pos - 1] == "\n"
 
 
+def _closing_quote(lower: str, open_at: int, limit: int) -> int:
+    """Index of the quote closing the one at ``open_at`` (before ``limit``), skipping backslash-escaped
+    quotes (``"hun\\"ter2"``); -1 if there is none."""
+    quote = lower[open_at]
+    end = lower.find(quote, open_at + 1, limit)
+    while end != -1:
+        backslashes = 0
+        while lower[end - 1 - backslashes] == "\\":
+            backslashes += 1
+        if backslashes % 2 == 0:
+            return end
+        end = lower.find(quote, end + 1, limit)
+    return -1
+
+
 def _secret_assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
     """``password=x``, ``"token": "x"``, ``  secret: x`` (YAML key at line start).
 
@@ -122,16 +143,16 @@ def _secret_assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
     fetch anonymous token: unexpected status`` is left alone.
     """
     n = len(lower)
-    for word in _SECRET_WORDS:
-        pos = lower.find(word)
+    for word, word_rx in _SECRET_WORD_RXS:
+        found = word_rx.search(lower)
+        pos = found.start() if found else -1
         while pos != -1:
             key_start = pos
             while key_start > 0 and lower[key_start - 1] in _KEY_CHARS:
                 key_start -= 1
-            key_end = pos + len(word)
-            while key_end < n and lower[key_end] in _KEY_CHARS:
-                key_end += 1
-            nxt = lower.find(word, key_end)
+            key_end = _KEY_TAIL.match(lower, pos + len(word)).end()  # type: ignore[union-attr]
+            found = word_rx.search(lower, key_end)
+            nxt = found.start() if found else -1
             key = lower[key_start:key_end]
             if key.endswith(_NOT_A_SECRET_KEY_ENDINGS) and not key.endswith(word):
                 pos = nxt
@@ -161,65 +182,212 @@ def _secret_assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
             while i < n and lower[i] in " \t":
                 i += 1
             if i < n and lower[i] in "\"'":
-                quote = lower[i]
-                end = lower.find(quote, i + 1, min(n, i + 1 + 1024))
+                end = _closing_quote(lower, i, min(n, i + 1 + 1024))
                 nl = lower.find("\n", i + 1, end if end != -1 else min(n, i + 1025))
                 if end != -1 and nl == -1 and end > i + 1:
                     yield i + 1, end
+                    # The next key is looked for after the value, never inside it: a paste of
+                    # ``password=`` repeated would otherwise rescan 1 KiB from each of them.
+                    found = word_rx.search(lower, end)
+                    nxt = found.start() if found else -1
                 pos = nxt
                 continue
-            j = i
-            while j < n and j - i < 1024 and lower[j] not in _VALUE_STOP:
-                j += 1
+            j = _UNQUOTED_VALUE.match(lower, i).end()  # type: ignore[union-attr]
             if j > i and not lower.startswith("[redacted", i) and lower[i] not in "{[$":
                 yield i, j
-            pos = nxt
+            found = word_rx.search(lower, j)  # after the value, as above
+            pos = found.start() if found else -1
+
+
+# Kubernetes env entries: ``- name: REGISTRY_PASSWORD`` and, on the next line, ``value: "x"``.
+_ENV_VALUE_LINE = re.compile(r"(?m)^[ \t]{0,64}value:[ \t]{0,8}"
+                             r"(\"[^\"\n]{1,1024}\"|'[^'\n]{1,1024}'|[^\s#][^\n]{0,1023})")
+_ENV_NAME_LINE = re.compile(r"[ \t]{0,64}(?:-[ \t]{1,8})?name:[ \t]{0,8}[\"']?([a-z0-9_.-]{1,256})[\"']?[ \t\r]*")
+_SECRET_NAME_PARTS = frozenset({"pass", "pwd", "key", "auth", "creds", "credential", "credentials"})
+
+
+def names_a_secret(name: str) -> bool:
+    """Whether a variable name says it holds a secret (``REGISTRY_PASSWORD``, ``API_KEY``, ``AUTH``), by
+    the same words as ``key = value`` secrets; ``*_FILE``, ``*_PATH``, ``*_NAME`` only point at one."""
+    key = name.lower()
+    parts = re.split(r"[_.-]", key)
+    if parts[-1] in _NOT_A_SECRET_KEY_ENDINGS:
+        return False
+    return any(word in key for word in _SECRET_WORDS if word != "pass") or any(p in _SECRET_NAME_PARTS
+                                                                             for p in parts)
+
+
+def _env_secret_values(_text: str, lower: str) -> Iterator[tuple[int, int]]:
+    for m in _ENV_VALUE_LINE.finditer(lower):
+        line_start = m.start()
+        if line_start == 0:
+            continue
+        prev_start = lower.rfind("\n", 0, line_start - 1) + 1
+        name = _ENV_NAME_LINE.fullmatch(lower, prev_start, line_start - 1)
+        if name is None or not names_a_secret(name.group(1)):
+            continue
+        s, e = m.span(1)
+        if lower[s] in "\"'":
+            s, e = s + 1, e - 1
+        e = s + len(lower[s:e].rstrip())  # a trailing space or CR is not part of the value
+        if s < e:
+            yield s, e
 
 
 # ``--password``, and every prefixed form: ``--docker-password`` (kubectl), ``--src-password`` /
 # ``--dest-password`` / ``--src-creds`` (skopeo), ``--pass`` (regctl); ``-p`` only on a login line,
-# also glued to its value (``-phunter2``).
+# also glued to its value (``-phunter2``). In a JSON/YAML argument list the value is the next item
+# (``"--password", "x"``).
+_ARG_SEPARATOR = r"(?:=|[\"'][ \t]*,[ \t]*(?=[\"'])|[ \t]+"
 _FLAG_VALUE = re.compile(r"(?:--(?:[a-z]{1,20}-)?(?:password|passwd|pass|creds|registry-token)|-p)"
-                         r"(?:=|[ \t]+|(?<=-p)(?=[^\s=-]))"
+                         + _ARG_SEPARATOR + r"|(?<=-p)(?=[^\s=\"'-]))"
                          r"(\"[^\"\n]{1,512}\"|'[^'\n]{1,512}'|[^\s]{1,512})")
+# What may stand right before a flag: a space, or the quote/bracket/comma of an argument list
+# (``command: ["skopeo","copy","--src-creds=u:x"]``).
+_BEFORE_FLAG = frozenset(" \t\"'[,")
+
+
+def _join_continuations(lower: str) -> str:
+    """``lower`` with each backslash-newline turned into spaces of the same length, so a command split
+    over lines (``docker login -u u \\`` / ``-p x``) is scanned as one line and positions still map."""
+    if "\\\n" not in lower and "\\\r\n" not in lower:
+        return lower
+    return lower.replace("\\\r\n", "   ").replace("\\\n", "  ")
+
+
+def _flag_values(lower: str, ls: int, le: int, flags: re.Pattern[str]) -> Iterator[tuple[int, int, str]]:
+    """(start, end, matched text) of each ``flags`` value on the line ``lower[ls:le]``, quotes removed."""
+    for m in flags.finditer(lower, ls, le):
+        flag_start = m.start()
+        before = lower[flag_start - 1] if flag_start > ls else " "
+        if before not in _BEFORE_FLAG:
+            continue
+        s, e = m.span(1)
+        if lower[s] in "\"'":
+            s, e = s + 1, e - 1
+        elif before in "\"'":  # ``"--creds=u:x",`` : the value ends with its argument's quote
+            cut = lower.find(before, s, e)
+            e = e if cut == -1 else cut
+        if lower.startswith("-", s) or s >= e:  # ``--password-stdin`` style flags
+            continue
+        yield s, e, m.group(0)
 
 
 _LOGIN_TRIGGERS: tuple[tuple[str, Probe], ...] = tuple(
-    (t, Probe.any_of([t])) for t in (" login", "-pass", "creds", "--registry-token"))
+    (t, Probe.any_of([t])) for t in (" login", '"login"', "-pass", "creds", "--registry-token"))
 
 
-def _login_passwords(text: str, lower: str) -> Iterator[tuple[int, int]]:
+def _login_passwords(_text: str, lower: str) -> Iterator[tuple[int, int]]:
     """``docker login -u u -p X``, ``--password X``, ``--password=X``, ``skopeo --creds u:X``.
 
     ``-p`` is only a password inside a ``login`` command (``docker run -p 80:80`` publishes a port).
     """
     seen_lines: set[int] = set()
     haystack = Haystack(lower)
+    joined: str | None = None
     for trigger, probe in _LOGIN_TRIGGERS:
         if not haystack.may_contain(probe):  # one automaton pass instead of a str.find pass
             continue
-        pos = lower.find(trigger)
+        if joined is None:
+            joined = _join_continuations(lower)
+        pos = joined.find(trigger)
         while pos != -1:
-            ls, le = line_bounds(lower, pos)
+            ls, le = line_bounds(joined, pos)
             # Every flag below contains "-p" or "--"; most lines holding a trigger have neither.
-            if ls not in seen_lines and (lower.find("-p", ls, le) != -1 or lower.find("--", ls, le) != -1):
+            if ls not in seen_lines and (joined.find("-p", ls, le) != -1 or joined.find("--", ls, le) != -1):
                 seen_lines.add(ls)
-                is_login = lower.find(" login", ls, le) != -1 or lower.startswith("login", ls)
-                for m in _FLAG_VALUE.finditer(lower, ls, le):
-                    flag_start = m.start()
-                    if flag_start > ls and not lower[flag_start - 1].isspace():
-                        continue
-                    if m.group(0).startswith("-p") and not m.group(0).startswith("-p=") and not is_login:
-                        continue
-                    if m.group(0).startswith("-p") and not is_login:
-                        continue
-                    s, e = m.span(1)
-                    if lower[s] in "\"'":
-                        s, e = s + 1, e - 1
-                    if lower.startswith("-", s) or s >= e:  # ``--password-stdin`` style flags
+                is_login = (joined.startswith("login", ls)
+                            or any(joined.find(w, ls, le) != -1 for w in (" login", '"login"', "'login'")))
+                for s, e, flag in _flag_values(joined, ls, le, _FLAG_VALUE):
+                    if flag.startswith("-p") and not is_login:
                         continue
                     yield s, e
-            pos = lower.find(trigger, le)
+            pos = joined.find(trigger, le)
+
+
+# containerd's ``ctr ... pull --user u:password`` / ``-u u:password`` and ``crictl pull --auth <base64>``
+# (``--creds`` is the login rule's). A command line, not any ``-u``: ``docker run -u 1000:1000`` is a uid.
+_RUNTIME_CLI = re.compile(r"(?:^|[\s\"'\[,;|&])(?:ctr|crictl)(?=[\s\"',])")
+_RUNTIME_FLAG_VALUE = re.compile(r"(?:--user|-u|--auth)" + _ARG_SEPARATOR + r")"
+                                 r"(\"[^\"\n]{1,512}\"|'[^'\n]{1,512}'|[^\s]{1,512})")
+
+
+def _runtime_cli_credentials(_text: str, lower: str) -> Iterator[tuple[int, int]]:
+    joined = _join_continuations(lower)
+    line_end = -1
+    for cli in _RUNTIME_CLI.finditer(joined):
+        if cli.start() < line_end:
+            continue
+        line_end = line_bounds(joined, cli.end())[1]
+        # ``ctr run -u 1000:1000`` is a uid:gid; only the registry verbs take user:password.
+        registry_verb = any(joined.find(verb, cli.end(), line_end) != -1 for verb in (" pull", " push", " fetch"))
+        for s, e, flag in _flag_values(joined, cli.end(), line_end, _RUNTIME_FLAG_VALUE):
+            if flag.startswith("--auth"):
+                yield s, e
+                continue
+            if not registry_verb:
+                continue
+            colon = joined.find(":", s, e)  # ``--user admin`` alone asks for the password: nothing to hide
+            if colon != -1 and colon + 1 < e:
+                yield colon + 1, e
+
+
+_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----")
+_KEY_END = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----")
+_KEY_BODY_MAX = 16384
+
+
+def _private_key_blocks(text: str, _lower: str) -> Iterator[tuple[int, int]]:
+    """A BEGIN header through the first END header at most 16 KiB after it.
+
+    The END found last is kept and reused while it still lies ahead, and BEGINs inside a block already
+    found are skipped, so a paste of BEGIN headers with no END costs one pass, not 16 KiB per header.
+    """
+    end_match: re.Match[str] | None = None
+    covered = 0
+    for begin in _KEY_BEGIN.finditer(text):
+        if begin.start() < covered:
+            continue
+        if end_match is None or end_match.start() < begin.end():
+            end_match = _KEY_END.search(text, begin.end())
+            if end_match is None:
+                return  # no END after this BEGIN, so none after any later one either
+        if end_match.start() - begin.end() <= _KEY_BODY_MAX:
+            yield begin.start(), end_match.end()
+            covered = end_match.end()
+
+
+_JWT_RUN = re.compile(r"eyJ[A-Za-z0-9_.-]*")
+_JWT_PART_MAX = 16384
+
+
+def _jwts(text: str, _lower: str) -> Iterator[tuple[int, int]]:
+    """``eyJ<header>.eyJ<payload>.<signature>``: header and payload of 8 to 16 Ki characters after their
+    ``eyJ``, a signature of up to 16 Ki.
+
+    Reads each run of token characters once and tests its dot-separated parts, instead of scanning up
+    to 16 KiB ahead from every ``eyJ`` (a paste of ``eyJ`` repeated took seconds per megabyte).
+    """
+    for run in _JWT_RUN.finditer(text):
+        parts = run.group(0).split(".")
+        if len(parts) < 3:
+            continue
+        offsets: list[int] = []
+        at = run.start()
+        for part in parts:
+            offsets.append(at)
+            at += len(part) + 1
+        i = 0
+        while i + 2 < len(parts):
+            header, payload = parts[i], parts[i + 1]
+            # The leftmost ``eyJ`` in the header part whose rest is short enough to be a header.
+            head = header.find("eyJ", max(0, len(header) - 3 - _JWT_PART_MAX))
+            if (head != -1 and len(header) - head - 3 >= 8 and payload.startswith("eyJ")
+                    and 8 <= len(payload) - 3 <= _JWT_PART_MAX):
+                yield offsets[i] + head, offsets[i + 2] + min(len(parts[i + 2]), _JWT_PART_MAX)
+                i += 3
+            else:
+                i += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,11 +402,12 @@ class RedactionRule:
 
 
 RULES: tuple[RedactionRule, ...] = (
-    RedactionRule("private_key", ("private key-----",), _regex_finder(
-        r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----[\s\S]{0,16384}?-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----")),
+    RedactionRule("private_key", ("private key-----",), _private_key_blocks),
     # An unterminated key block (the paste was cut): redact the base64 body that follows the header.
+    # The body stops at the next ``-----``: an END line is not part of it, and BEGIN lines that follow
+    # one another join one match (one span for a paste of headers, not one per header).
     RedactionRule("private_key", ("private key-----",), _regex_finder(
-        r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----[A-Za-z0-9+/=\s:,-]{0,16384}")),
+        r"(?:-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----(?:[A-Za-z0-9+/=\s:,]|-(?!----)){0,16384})+")),
     RedactionRule("dockerconfigjson", (".dockerconfigjson", ".dockercfg"), _regex_finder(
         r"\.(?:dockerconfigjson|dockercfg)[\"']?\s{0,8}[:=]\s{0,8}[\"']?([a-z0-9+/=]{8,65536})", 1,
         on_lower=True)),
@@ -254,13 +423,12 @@ RULES: tuple[RedactionRule, ...] = (
         r"|x-registry-auth[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?)([a-z0-9._~+/=-]{4,16384})", 1, on_lower=True)),
     RedactionRule("authorization_header", ("bearer ",), _regex_finder(
         r"bearer[ \t]{1,8}([a-z0-9._~+/-]{16,16384}=*)", 1, on_lower=True)),
-    RedactionRule("jwt", (), _regex_finder(
-        r"eyJ[A-Za-z0-9_-]{8,16384}\.eyJ[A-Za-z0-9_-]{8,16384}\.[A-Za-z0-9_-]{0,16384}"),
-        shape=r"eyJ[A-Za-z0-9_-]{8,}\.eyJ"),
+    RedactionRule("jwt", (), _jwts, shape=r"eyJ[A-Za-z0-9_-]{8,}\.eyJ"),
     RedactionRule("url_password", (), _regex_finder(
-        r"://([^/\s:@\"'<>]{1,256}):([^/\s@\"'<>]{1,1024})@", 2), shape=r"://[^/@\s]+:[^/@\s]*@"),
-    RedactionRule("docker_login_password", (" login", "-pass", "creds", "-token"),
+        r"://([^/\s:@\"'<>]{0,256}):([^/\s@\"'<>]{1,1024})@", 2), shape=r"://[^/@\s]*:[^/@\s]*@"),
+    RedactionRule("docker_login_password", (" login", '"login"', "-pass", "creds", "-token"),
                   _login_passwords),
+    RedactionRule("docker_login_password", ("ctr", "crictl"), _runtime_cli_credentials),
     RedactionRule("aws_secret_access_key", ("secret_access_key", "secretaccesskey", "secret_key"),
                   _regex_finder(r"(?:secret_access_key|secretaccesskey|aws_secret_key)[\"']?[ \t]{0,8}[:=]"
                                 r"[ \t]{0,8}[\"']?([a-z0-9/+=]{40})(?![a-z0-9/+=])", 1, on_lower=True)),
@@ -282,6 +450,7 @@ RULES: tuple[RedactionRule, ...] = (
     RedactionRule("slack_webhook", ("hooks.slack.com/services/",), _regex_finder(
         r"hooks\.slack\.com/services/([A-Za-z0-9/_-]{10,255})", 1)),
     RedactionRule("secret_assignment", _SECRET_WORDS, _secret_assignments),
+    RedactionRule("secret_assignment", ("value:",), _env_secret_values),
     # Pre-signed blob URLs (S3 X-Amz-Signature, Azure sig=, GCS X-Goog-Signature, Docker Hub verify=):
     # containerd prints them in "failed open" errors; the whole query is the credential.
     RedactionRule("signed_url", ("signature", "sig=", "credential", "verify=", "token="), _regex_finder(
