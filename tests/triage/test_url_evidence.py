@@ -8,7 +8,7 @@ import pytest
 from bot.domain.models import Category
 from bot.domain.triage import triage
 from bot.domain.triage.extract import extract_references
-from bot.domain.triage.focus import refs_to_check
+from bot.domain.triage.focus import refs_to_check, tied_references
 from bot.domain.triage.text import ascii_lower
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
@@ -145,3 +145,15 @@ def test_registry_host_agrees_with_the_reference_checked_first() -> None:
     first = refs_to_check(result, 1)
     assert [r.normalized for r in first] == ["registry.corp/team/app:2.1"]
     assert result.registry_host == "registry.corp"
+
+
+def test_a_url_tied_reference_counts_only_when_the_paste_reports_it() -> None:
+    alone = triage(GHCR_HEAD + ": denied")
+    assert tied_references(alone) == frozenset({"ghcr.io/acme/tool:1.0"})
+    # Docker asked its mirror: the evidence line alone reads as mirror.corp/library/nginx:1.27, which is not
+    # what was pulled; the log then ties the failure to no particular image (each may be the one).
+    via_mirror = triage('Pulling image "nginx:1.27"\nError response from daemon: Head '
+                        '"https://mirror.corp/v2/library/nginx/manifests/1.27": denied')
+    assert [r.normalized for r in via_mirror.references] == ["docker.io/library/nginx:1.27"]
+    assert tied_references(via_mirror) is None
+    assert via_mirror.registry_host == "mirror.corp"

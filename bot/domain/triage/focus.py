@@ -43,7 +43,10 @@ def tied_references(result: TriageResult) -> frozenset[str] | None:
     """
     primary = _primary(result)
     named = _named_on(ev.line for ev in primary.evidence) if primary else []
-    return frozenset(named) or None
+    # A line read alone may yield a reference rebuilt from a manifest URL (a mirror's host, say) that the
+    # whole paste does not report, because it names the image itself: that ties nothing the user pulled.
+    pasted = {r.normalized for r in result.references if r.valid and r.normalized}
+    return frozenset(n for n in named if n in pasted) or None
 
 
 def refs_to_check(result: TriageResult, limit: int) -> list[ExtractedReference]:
