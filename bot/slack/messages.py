@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.domain.models import TriageResult
 from bot.slack.command_text import CheckRequest, parse_command_text
 from bot.slack.flows import check_into_thread, should_reply, triage_into_thread
 from bot.slack.guards import claim, rate_allowed
@@ -40,10 +42,14 @@ def register(app: Any, services: Services, poster: Poster) -> None:
             return
         if bot_user and f"<@{bot_user}>" in text:
             return  # the app_mention event answers this one
-        result = services.triage(as_typed(text), "slack")
-        if not should_reply(services, result):
-            return
+        # Claimed before the triage, so a Slack retry of a hostile paste is not triaged again; the
+        # triage runs in a worker thread so a huge paste cannot hold up every other event's ack.
         if not await claim(services, f"event:{body.get('event_id') or event.get('ts')}", opts.dedupe_ttl_s):
+            return
+        result = await triage_off_loop(services, as_typed(text))
+        # The channel rate counts checks, so only a message that gets a reply is counted: everyday
+        # chatter must not use up the channel's budget.
+        if not should_reply(services, result):
             return
         if not await rate_allowed(services, None, channel):
             return
@@ -64,7 +70,7 @@ def register(app: Any, services: Services, poster: Poster) -> None:
             await poster.post(channel, render_notice("You're checking images faster than allowed; "
                                                      "please wait a minute."), thread_ts=thread_ts)
             return
-        result = services.triage(as_typed(text), "slack") if text else None
+        result = await triage_off_loop(services, as_typed(text)) if text else None
         if result is not None and should_reply(services, result):
             await triage_into_thread(services, poster, result, channel=channel, thread_ts=thread_ts,
                                      actor=user)
@@ -77,13 +83,19 @@ def register(app: Any, services: Services, poster: Poster) -> None:
         if event.get("thread_ts"):
             pasted = await thread_root_text(client, channel, str(event["thread_ts"]))
             if pasted:
-                await triage_into_thread(services, poster, services.triage(pasted, "slack"), channel=channel,
-                                         thread_ts=thread_ts, actor=user, on_demand=True)
+                await triage_into_thread(services, poster, await triage_off_loop(services, pasted),
+                                         channel=channel, thread_ts=thread_ts, actor=user, on_demand=True)
                 return
         await poster.post(channel, render_usage(), thread_ts=thread_ts)
 
     app.event("message")(on_message)
     app.event("app_mention")(on_mention)
+
+
+async def triage_off_loop(services: Services, text: str) -> TriageResult:
+    """``services.triage`` of a Slack paste in a worker thread: triage is CPU-bound and a megabyte of
+    hostile text takes a while, which must not stall the event loop that acks every other request."""
+    return await asyncio.to_thread(services.triage, text, "slack")
 
 
 async def thread_root_text(client: Any, channel: str, thread_ts: str) -> str | None:

@@ -16,6 +16,7 @@ from bot.metrics import TRIAGE
 from bot.slack.flows import CheckedTriage, ThreadUnavailable, answer_in_thread, check_triage, failure_notice
 from bot.slack.guards import claim, rate_allowed
 from bot.slack.links import as_typed
+from bot.slack.messages import triage_off_loop
 from bot.slack.posting import Poster
 from bot.slack.render import Rendered, _cap, render_diagnosis, render_triage, section
 from bot.slack.services import Services
@@ -46,7 +47,7 @@ def register(app: Any, services: Services, poster: Poster) -> None:
         if not await rate_allowed(services, user, channel):
             await respond(response_type="ephemeral", text="Please wait a minute before asking again.")
             return
-        result = services.triage(as_typed(str(message.get("text") or "")), "slack")
+        result = await triage_off_loop(services, as_typed(str(message.get("text") or "")))
         if not result.references and result.confidence == 0.0:
             await respond(response_type="ephemeral", text=NOTHING_FOUND)
             return
