@@ -6,6 +6,11 @@ so that no two lines are the same (no cache or dedup can flatter the numbers), a
 redact. Each size is triaged with a paste cap above its size, so the whole text is processed, and the
 table shows whether time grows linearly with size. Target: >= 20 MiB/s (a 1 MiB paste in < 50 ms).
 
+A second table triages hostile 1 MiB pastes, each built against one redaction scan (a scan restarted
+from every overlapping match used to take 14 to 25 s on some of them; the Slack listeners then held a
+worker thread that long). Target: each in < 250 ms (>= 4 MiB/s). Pastes made only of secrets (one
+``docker login -p x`` per 12 bytes) cost more, a few hundred ms, since each secret is a redaction.
+
     python -m bench.triage_throughput
 """
 
@@ -18,6 +23,25 @@ from bot.domain.triage import triage
 
 SIZES: tuple[tuple[str, int], ...] = (("10 KiB", 10 * 1024), ("1 MiB", 1024 * 1024), ("10 MiB", 10 * 1024 * 1024))
 TARGET_MIB_PER_S = 20.0
+HOSTILE_TARGET_S = 0.25
+
+_MIB = 1024 * 1024
+_JWT = ("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJyb2JvdCIsImV4cCI6MTcwMDAwMDAwMH0."
+        "c2lnbmF0dXJlLWJ5dGVzLWhlcmUtYW5kLW1vcmU")
+
+
+def hostile_pastes() -> list[tuple[str, str]]:
+    """About 1 MiB each; the name says which scan the paste is aimed at."""
+    return [
+        ("eyJ x 333333 + a JWT", "eyJ" * 333333 + f"\nAuthorization token {_JWT} expired"),
+        ("password= x 111111", "password=" * 111111),
+        ("BEGIN PRIVATE KEY x 37037", "-----BEGIN PRIVATE KEY-----" * 37037),
+        ("eyJ parts (eyJaaaaaaaaa.)", "eyJaaaaaaaaa." * (_MIB // 13)),
+        ("ctr lines without flags", "ctr images ls\n" * (_MIB // 14)),
+        ("value: lines", "value: x\n" * (_MIB // 9)),
+        ("backslash-newlines", "\\\n" * (_MIB // 2)),
+        ("://:@ x 209715", "://:@" * (_MIB // 5)),
+    ]
 
 _TEMPLATES: tuple[str, ...] = (
     '  Normal   Pulling    {age}s (x{n} over {m}m)  kubelet  Pulling image "ghcr.io/team/svc-{i}:1.{n}.{i}"',
@@ -98,6 +122,17 @@ def run() -> list[dict[str, object]]:
     return rows
 
 
+def run_hostile() -> list[dict[str, object]]:
+    """One row per hostile paste: bytes, best-of-3 seconds and whether it meets ``HOSTILE_TARGET_S``."""
+    rows: list[dict[str, object]] = []
+    for label, text in hostile_pastes():
+        nbytes = len(text.encode())
+        seconds = _time_one(text, nbytes + 1, 3)
+        rows.append({"paste": label, "bytes": nbytes, "seconds": round(seconds, 5),
+                     "meets_target": seconds < HOSTILE_TARGET_S})
+    return rows
+
+
 def main() -> None:
     rows = run()
     print(f"{'size':>8} {'bytes':>10} {'time':>10} {'MiB/s':>8} {'x size':>7} {'x time':>7} {'growth':>7}  target")
@@ -106,6 +141,11 @@ def main() -> None:
               f"{r['mib_per_s']!s:>8} {r.get('size_ratio', '-')!s:>7} {r.get('time_ratio', '-')!s:>7} "
               f"{r.get('growth', '-')!s:>7}  {'ok' if r['meets_target'] else 'below'} "
               f"(>= {TARGET_MIB_PER_S:.0f} MiB/s)")
+    print()
+    print(f"{'hostile paste':>28} {'bytes':>10} {'time':>10}  target")
+    for r in run_hostile():
+        print(f"{r['paste']!s:>28} {r['bytes']!s:>10} {float(str(r['seconds'])) * 1000:>8.1f}ms  "
+              f"{'ok' if r['meets_target'] else 'below'} (< {HOSTILE_TARGET_S * 1000:.0f} ms)")
 
 
 if __name__ == "__main__":

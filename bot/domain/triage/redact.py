@@ -18,6 +18,7 @@ import sys
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -199,13 +200,14 @@ def _secret_assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
             pos = found.start() if found else -1
 
 
-# Kubernetes env entries: ``- name: REGISTRY_PASSWORD`` and, on the next line, ``value: "x"``.
-_ENV_VALUE_LINE = re.compile(r"(?m)^[ \t]{0,64}value:[ \t]{0,8}"
-                             r"(\"[^\"\n]{1,1024}\"|'[^'\n]{1,1024}'|[^\s#][^\n]{0,1023})")
-_ENV_NAME_LINE = re.compile(r"[ \t]{0,64}(?:-[ \t]{1,8})?name:[ \t]{0,8}[\"']?([a-z0-9_.-]{1,256})[\"']?[ \t\r]*")
+# Kubernetes env entries: ``- name: REGISTRY_PASSWORD`` and, on the next line, ``value: "x"``. One
+# pattern for both lines, so only such pairs (not every ``value:`` line) reach Python.
+_ENV_PAIR = re.compile(r"(?m)^[ \t]{0,64}(?:-[ \t]{1,8})?name:[ \t]{0,8}[\"']?([a-z0-9_.-]{1,256})[\"']?[ \t\r]*\n"
+                       r"[ \t]{0,64}value:[ \t]{0,8}(\"[^\"\n]{1,1024}\"|'[^'\n]{1,1024}'|[^\s#][^\n]{0,1023})")
 _SECRET_NAME_PARTS = frozenset({"pass", "pwd", "key", "auth", "creds", "credential", "credentials"})
 
 
+@lru_cache(maxsize=1024)  # an env list names the same few variables over and over
 def names_a_secret(name: str) -> bool:
     """Whether a variable name says it holds a secret (``REGISTRY_PASSWORD``, ``API_KEY``, ``AUTH``), by
     the same words as ``key = value`` secrets; ``*_FILE``, ``*_PATH``, ``*_NAME`` only point at one."""
@@ -218,15 +220,10 @@ def names_a_secret(name: str) -> bool:
 
 
 def _env_secret_values(_text: str, lower: str) -> Iterator[tuple[int, int]]:
-    for m in _ENV_VALUE_LINE.finditer(lower):
-        line_start = m.start()
-        if line_start == 0:
+    for m in _ENV_PAIR.finditer(lower):
+        if not names_a_secret(m.group(1)):
             continue
-        prev_start = lower.rfind("\n", 0, line_start - 1) + 1
-        name = _ENV_NAME_LINE.fullmatch(lower, prev_start, line_start - 1)
-        if name is None or not names_a_secret(name.group(1)):
-            continue
-        s, e = m.span(1)
+        s, e = m.span(2)
         if lower[s] in "\"'":
             s, e = s + 1, e - 1
         e = s + len(lower[s:e].rstrip())  # a trailing space or CR is not part of the value
@@ -318,7 +315,11 @@ def _runtime_cli_credentials(_text: str, lower: str) -> Iterator[tuple[int, int]
     for cli in _RUNTIME_CLI.finditer(joined):
         if cli.start() < line_end:
             continue
-        line_end = line_bounds(joined, cli.end())[1]
+        line_end = joined.find("\n", cli.end())
+        if line_end == -1:
+            line_end = len(joined)
+        if joined.find("-", cli.end(), line_end) == -1:  # no flag on this line: the common case
+            continue
         # ``ctr run -u 1000:1000`` is a uid:gid; only the registry verbs take user:password.
         registry_verb = any(joined.find(verb, cli.end(), line_end) != -1 for verb in (" pull", " push", " fetch"))
         for s, e, flag in _flag_values(joined, cli.end(), line_end, _RUNTIME_FLAG_VALUE):
