@@ -22,6 +22,8 @@ PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq8Vd3k\nq1w2e3r4t5y6u
     # 1. Slack's &amp; no longer ends the value once as_typed decodes it (see the test below too).
     (as_typed("Error: login failed with password=Abc&amp;def for robot"),
      "Error: login failed with password=[REDACTED:secret_assignment] for robot"),
+    ("GET /token?password=abc&user=ci&x=1", "GET /token?password=[REDACTED:secret_assignment]&user=ci&x=1"),
+    ("REGISTRY_TOKEN=abc&def && make push", "REGISTRY_TOKEN=[REDACTED:secret_assignment] && make push"),
     # 2. Kubernetes env: the name says secret, the value is on the next line.
     ("env:\n- name: REGISTRY_PASSWORD\n  value: \"hunter2\"\n- name: LOG_LEVEL\n  value: debug",
      "env:\n- name: REGISTRY_PASSWORD\n  value: \"[REDACTED:secret_assignment]\"\n- name: LOG_LEVEL\n"

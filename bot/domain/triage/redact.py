@@ -100,9 +100,10 @@ _NOT_A_SECRET_KEY_ENDINGS = ("name", "names", "ref", "file", "path", "type", "id
                              "uri", "dir", "kind", "policy", "ttl", "length", "key_id")
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 _KEY_TAIL = re.compile(r"[a-z0-9_.-]*")
-# Stops where a value ends; ``&`` only when a query parameter follows (``?password=x&user=y``), since
-# ``password=Abc&def`` is one password.
-_UNQUOTED_VALUE = re.compile(r"(?:[^ \t\r\n,;&\"'<>)\]}]|&(?![a-z0-9_.\[\]-]{1,64}=)){0,1024}")
+# Stops where a value ends; at ``&`` only when a query parameter (``?password=x&user=y``) or the end of
+# the word (``TOKEN=x && make``) follows, since ``password=Abc&def`` is one password.
+_UNQUOTED_VALUE = re.compile(r"(?:[^ \t\r\n,;&\"'<>)\]}]|&(?=[^\s&;\"'<>)\]}])(?![a-z0-9_.\[\]-]{1,64}=))"
+                             r"{0,1024}")
 # "pass" followed by "w" is the "passw" word's (password, passwd): skipping it in C keeps a paste full of
 # ``password`` from costing a Python step per occurrence twice.
 _SECRET_WORD_RXS = tuple((w, re.compile(re.escape(w) + ("(?!w)" if w == "pass" else ""))) for w in _SECRET_WORDS)
