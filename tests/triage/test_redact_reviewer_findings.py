@@ -32,6 +32,8 @@ PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq8Vd3k\nq1w2e3r4t5y6u
      "        - name: API_KEY\r\n          value: [REDACTED:secret_assignment]\r\n"),
     ("- name: GITHUB_TOKEN\n  value: 'tok-9f8e7d'\n",
      "- name: GITHUB_TOKEN\n  value: '[REDACTED:secret_assignment]'\n"),
+    ('"env": [{"name": "REGISTRY_PASSWORD", "value": "hun\\"ter2"}, {"name": "MODE", "value": "x"}]',
+     '"env": [{"name": "REGISTRY_PASSWORD", "value": "[REDACTED:secret_assignment]"}, {"name": "MODE", "value": "x"}]'),
     # 3. containerd's ctr (--user/-u user:password) and crictl (--auth, --creds).
     ("ctr i pull --user admin:hunter2 r/x", "ctr i pull --user admin:[REDACTED:docker_login_password] r/x"),
     ("ctr -n k8s.io images pull -u admin:hunter2 docker.io/library/x:1",
@@ -66,6 +68,7 @@ def test_secret_is_gone_and_the_log_still_reads(pasted: str, shown: str) -> None
     "ctr run -u 1000:1000 docker.io/library/x:1 task",  # ctr run's -u is a user, not a registry login
     "- name: PASSWORD_FILE\n  value: /run/secrets/registry",  # names a file holding the secret
     "- name: LOG_LEVEL\n  value: debug",
+    "- name: AUTH_ENABLED\n  value: \"true\"",  # a switch, not a secret
     "see https://registry.example:5000/v2/ and ssh://git@host/x",
     "cat <<EOF \\\n  | grep login",
 ])

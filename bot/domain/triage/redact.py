@@ -205,6 +205,10 @@ def _secret_assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
 # pattern for both lines, so only such pairs (not every ``value:`` line) reach Python.
 _ENV_PAIR = re.compile(r"(?m)^[ \t]{0,64}(?:-[ \t]{1,8})?name:[ \t]{0,8}[\"']?([a-z0-9_.-]{1,256})[\"']?[ \t\r]*\n"
                        r"[ \t]{0,64}value:[ \t]{0,8}(\"[^\"\n]{1,1024}\"|'[^'\n]{1,1024}'|[^\s#][^\n]{0,1023})")
+# The same entry as JSON (``kubectl get -o json``): ``{"name": "TOKEN", "value": "x"}``.
+_ENV_PAIR_JSON = re.compile(r"\"name\"[ \t]{0,8}:[ \t]{0,8}\"([a-z0-9_.-]{1,256})\"[ \t]{0,8},\s{0,64}"
+                            r"\"value\"[ \t]{0,8}:[ \t]{0,8}(\"(?:[^\"\\\n]|\\.){1,1024}\")")
+_NOT_SECRET_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "null"})
 _SECRET_NAME_PARTS = frozenset({"pass", "pwd", "key", "auth", "creds", "credential", "credentials"})
 
 
@@ -221,15 +225,17 @@ def names_a_secret(name: str) -> bool:
 
 
 def _env_secret_values(_text: str, lower: str) -> Iterator[tuple[int, int]]:
-    for m in _ENV_PAIR.finditer(lower):
-        if not names_a_secret(m.group(1)):
-            continue
-        s, e = m.span(2)
-        if lower[s] in "\"'":
-            s, e = s + 1, e - 1
-        e = s + len(lower[s:e].rstrip())  # a trailing space or CR is not part of the value
-        if s < e:
-            yield s, e
+    for rx in (_ENV_PAIR, _ENV_PAIR_JSON):
+        for m in rx.finditer(lower):
+            # ``AUTH_ENABLED: "true"`` names a switch, not a secret.
+            if not names_a_secret(m.group(1)) or m.group(2).strip().strip("\"'") in _NOT_SECRET_VALUES:
+                continue
+            s, e = m.span(2)
+            if lower[s] in "\"'":
+                s, e = s + 1, e - 1
+            e = s + len(lower[s:e].rstrip())  # a trailing space or CR is not part of the value
+            if s < e:
+                yield s, e
 
 
 # ``--password``, and every prefixed form: ``--docker-password`` (kubectl), ``--src-password`` /
@@ -452,7 +458,7 @@ RULES: tuple[RedactionRule, ...] = (
     RedactionRule("slack_webhook", ("hooks.slack.com/services/",), _regex_finder(
         r"hooks\.slack\.com/services/([A-Za-z0-9/_-]{10,255})", 1)),
     RedactionRule("secret_assignment", _SECRET_WORDS, _secret_assignments),
-    RedactionRule("secret_assignment", ("value:",), _env_secret_values),
+    RedactionRule("secret_assignment", ("value:", '"value"'), _env_secret_values),
     # Pre-signed blob URLs (S3 X-Amz-Signature, Azure sig=, GCS X-Goog-Signature, Docker Hub verify=):
     # containerd prints them in "failed open" errors; the whole query is the credential.
     RedactionRule("signed_url", ("signature", "sig=", "credential", "verify=", "token="), _regex_finder(
