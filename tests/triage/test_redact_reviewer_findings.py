@@ -45,6 +45,7 @@ PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq8Vd3k\nq1w2e3r4t5y6u
      'command: ["skopeo","copy","--src-creds=[REDACTED:docker_login_password]","docker://a/b:1","docker://c/b:1"]'),
     ('args: ["login", "-p", "hunter2", "r.io"]',
      'args: ["login", "-p", "[REDACTED:docker_login_password]", "r.io"]'),
+    ('docker login -u u -p"hun ter2" r.io', 'docker login -u u -p"[REDACTED:docker_login_password]" r.io'),
     # 5. a login split over lines with backslashes keeps its lines.
     ("$ docker login -u u \\\n  -p hunter2 r.example\nLogin Succeeded",
      "$ docker login -u u \\\n  -p [REDACTED:docker_login_password] r.example\nLogin Succeeded"),

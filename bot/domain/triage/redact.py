@@ -6,8 +6,11 @@ image references and plain URLs alone.
 
 Each rule is gated by a probe (``probe.py``: its literal triggers, or a looser shape of its match) that
 rules it out in one automaton pass, and every regex either starts with a literal or is bounded, so the
-cost is linear in the size of the text. Matches from all rules are collected first and merged
-where they overlap, then the text is rebuilt once.
+cost is linear in the size of the text. Linear is not enough on its own: a scan that restarts from every
+overlapping occurrence (each ``eyJ``, each ``BEGIN``, each ``password=``) and reads up to 16 KiB ahead
+took seconds on a hostile megabyte. So scans resume after what they consumed, and hand-written finders
+read each run or line once (``bench/triage_throughput.py`` times such pastes). Matches from all rules
+are collected first and merged where they overlap, then the text is rebuilt once.
 """
 
 from __future__ import annotations
@@ -244,7 +247,7 @@ def _env_secret_values(_text: str, lower: str) -> Iterator[tuple[int, int]]:
 # (``"--password", "x"``).
 _ARG_SEPARATOR = r"(?:=|[\"'][ \t]*,[ \t]*(?=[\"'])|[ \t]+"
 _FLAG_VALUE = re.compile(r"(?:--(?:[a-z]{1,20}-)?(?:password|passwd|pass|creds|registry-token)|-p)"
-                         + _ARG_SEPARATOR + r"|(?<=-p)(?=[^\s=\"'-]))"
+                         + _ARG_SEPARATOR + r"|(?<=-p)(?=[^\s=-]))"
                          r"(\"[^\"\n]{1,512}\"|'[^'\n]{1,512}'|[^\s]{1,512})")
 # What may stand right before a flag: a space, or the quote/bracket/comma of an argument list
 # (``command: ["skopeo","copy","--src-creds=u:x"]``).
