@@ -41,6 +41,8 @@ def hostile_pastes() -> list[tuple[str, str]]:
         ("value: lines", "value: x\n" * (_MIB // 9)),
         ("backslash-newlines", "\\\n" * (_MIB // 2)),
         ("://:@ x 209715", "://:@" * (_MIB // 5)),
+        ("http:// x 149796 + token=", "http://" * (_MIB // 7) + " token="),
+        ("curl x 209715", "curl " * (_MIB // 5)),
     ]
 
 _TEMPLATES: tuple[str, ...] = (

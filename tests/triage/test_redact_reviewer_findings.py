@@ -128,3 +128,10 @@ def test_repeated_password_keys_are_one_redaction_each_value() -> None:
     assert out.endswith(" tail")
     assert "password=" in out  # the first key stays readable
     assert out.startswith("password=[REDACTED:secret_assignment]")
+
+
+def test_signed_url_and_curl_password_after_many_lookalikes() -> None:
+    url = "https://blob.example/b/sha256:ab?X-Amz-Credential=AKIDX&X-Amz-Signature=deadbeef"
+    out = redact("http://" * 300 + " curl " * 300 + f"\nfailed open: {url}\ncurl -s -u bot:hunter2 https://r.io/v2/").text
+    assert out.endswith("\nfailed open: https://blob.example/b/sha256:ab?[REDACTED:signed_url]\n"
+                        "curl -s -u bot:[REDACTED:url_password] https://r.io/v2/")

@@ -71,11 +71,6 @@ def _not_after_alnum(text: str, _match: str, s: int, _e: int) -> bool:
 _SIGNED_QUERY_KEYS = ("signature", "sig=", "credential", "verify=", "token=", "x-amz-security-token")
 
 
-def _signed_query(_text: str, match: str, _s: int, _e: int) -> bool:
-    query = match.partition("?")[2]
-    return any(key in query for key in _SIGNED_QUERY_KEYS)
-
-
 def _looks_like_base64_secret(text: str, _match: str, s: int, e: int) -> bool:
     # Distinguishes ``auth: dXNlcjpwYXNz`` from English such as ``auth: unauthorized``.
     value = text[s:e]
@@ -401,6 +396,47 @@ def _jwts(text: str, _lower: str) -> Iterator[tuple[int, int]]:
                 i += 1
 
 
+_URL_UP_TO_QUERY = re.compile(r"https?://[^\s?\"'<>]*")
+_URL_QUERY = re.compile(r"[^\s\"'<>]{1,4096}")
+_URL_PATH_MAX = 2048
+
+
+def _signed_urls(_text: str, lower: str) -> Iterator[tuple[int, int]]:
+    """The query of an ``http(s)://`` URL whose query carries a signature or token.
+
+    Each URL is read once up to its ``?`` (a bounded regex retried from every ``http`` of a paste of
+    them read 2 KiB each time).
+    """
+    for url in _URL_UP_TO_QUERY.finditer(lower):
+        q = url.end()
+        path_len = q - url.start() - (8 if lower.startswith("https", url.start()) else 7)
+        if not 0 < path_len <= _URL_PATH_MAX or not lower.startswith("?", q):
+            continue
+        query = _URL_QUERY.match(lower, q + 1)
+        if query is not None and any(key in query.group(0) for key in _SIGNED_QUERY_KEYS):
+            yield q + 1, query.end()
+
+
+_CURL = re.compile(r"(?:curl|wget)\b")
+_CURL_USER = re.compile(r"[ \t](?:-u|--user)[ \t]+['\"]?[^\s:'\"]{1,256}:([^\s'\"]{1,512})")
+_CURL_REACH = 512  # how far after ``curl`` its ``-u`` is looked for
+
+
+def _curl_user_passwords(text: str, _lower: str) -> Iterator[tuple[int, int]]:
+    """``curl -u user:password`` / ``wget --user u:p``: only after curl/wget, since ``docker run -u
+    1000:1000`` is a uid:gid. Each line is read once, however many ``curl`` it holds."""
+    line_end = -1
+    for cli in _CURL.finditer(text):
+        if cli.start() < line_end:
+            continue
+        line_end = text.find("\n", cli.end())
+        if line_end == -1:
+            line_end = len(text)
+        for m in _CURL_USER.finditer(text, cli.end(), min(line_end, cli.end() + _CURL_REACH + 800)):
+            if m.start() - cli.end() <= _CURL_REACH:
+                yield m.span(1)
+
+
 @dataclass(frozen=True, slots=True)
 class RedactionRule:
     name: str
@@ -464,13 +500,9 @@ RULES: tuple[RedactionRule, ...] = (
     RedactionRule("secret_assignment", ("value:", '"value"'), _env_secret_values),
     # Pre-signed blob URLs (S3 X-Amz-Signature, Azure sig=, GCS X-Goog-Signature, Docker Hub verify=):
     # containerd prints them in "failed open" errors; the whole query is the credential.
-    RedactionRule("signed_url", ("signature", "sig=", "credential", "verify=", "token="), _regex_finder(
-        r"https?://[^\s?\"'<>]{1,2048}\?([^\s\"'<>]{1,4096})", 1, on_lower=True,
-        accept=_signed_query)),
+    RedactionRule("signed_url", ("signature", "sig=", "credential", "verify=", "token="), _signed_urls),
     # ``curl -u user:password`` (only after curl/wget: ``docker run -u 1000:1000`` is a uid:gid).
-    RedactionRule("url_password", ("curl", "wget"), _regex_finder(
-        r"(?:curl|wget)\b[^\n]{0,512}?[ \t](?:-u|--user)[ \t]+['\"]?[^\s:'\"]{1,256}:([^\s'\"]{1,512})", 1,
-        on_lower=False)),
+    RedactionRule("url_password", ("curl", "wget"), _curl_user_passwords),
 )
 
 
