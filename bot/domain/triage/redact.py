@@ -407,14 +407,18 @@ def _signed_urls(_text: str, lower: str) -> Iterator[tuple[int, int]]:
     Each URL is read once up to its ``?`` (a bounded regex retried from every ``http`` of a paste of
     them read 2 KiB each time).
     """
+    covered = 0
     for url in _URL_UP_TO_QUERY.finditer(lower):
+        if url.start() < covered:  # a URL inside the query just redacted
+            continue
         q = url.end()
         path_len = q - url.start() - (8 if lower.startswith("https", url.start()) else 7)
         if not 0 < path_len <= _URL_PATH_MAX or not lower.startswith("?", q):
             continue
         query = _URL_QUERY.match(lower, q + 1)
         if query is not None and any(key in query.group(0) for key in _SIGNED_QUERY_KEYS):
-            yield q + 1, query.end()
+            covered = query.end()
+            yield q + 1, covered
 
 
 _CURL = re.compile(r"(?:curl|wget)\b")
