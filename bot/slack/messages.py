@@ -42,8 +42,8 @@ def register(app: Any, services: Services, poster: Poster) -> None:
             return
         if bot_user and f"<@{bot_user}>" in text:
             return  # the app_mention event answers this one
-        # Claimed before the triage, so a Slack retry of a hostile paste is not triaged again; the
-        # triage runs in a worker thread so a huge paste cannot hold up every other event's ack.
+        # Claimed before the triage, so an event delivered again (to this or another replica) is not
+        # triaged again; the triage runs in a worker thread so a huge paste cannot hold up other acks.
         if not await claim(services, f"event:{body.get('event_id') or event.get('ts')}", opts.dedupe_ttl_s):
             return
         result = await triage_off_loop(services, as_typed(text))
