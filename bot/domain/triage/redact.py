@@ -323,7 +323,8 @@ def _runtime_cli_credentials(_text: str, lower: str) -> Iterator[tuple[int, int]
         line_end = joined.find("\n", cli.end())
         if line_end == -1:
             line_end = len(joined)
-        if joined.find("-", cli.end(), line_end) == -1:  # no flag on this line: the common case
+        # Every flag below contains "-u" (--user, -u) or is --auth; most ctr/crictl lines have neither.
+        if joined.find("-u", cli.end(), line_end) == -1 and joined.find("--auth", cli.end(), line_end) == -1:
             continue
         # ``ctr run -u 1000:1000`` is a uid:gid; only the registry verbs take user:password.
         registry_verb = any(joined.find(verb, cli.end(), line_end) != -1 for verb in (" pull", " push", " fetch"))
