@@ -11,8 +11,10 @@ import hashlib
 import json
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -29,6 +31,9 @@ MAX_TOKEN_TTL_S = 3600.0
 # Stop using a token this long before it expires, so it cannot expire in flight.
 TOKEN_EXPIRY_MARGIN_S = 10.0
 SWEEP_AT = 512  # cached tokens before expired ones are swept out
+MAX_REGISTRIES_REMEMBERED = 1024  # per-registry facts kept (challenges); the least recently used go first
+
+V = TypeVar("V")
 # Hosts whose realm is known to belong to the registry although the host differs.
 KNOWN_REALM_PAIRS = {DOCKER_HUB_API_HOST: ("auth.docker.io",)}
 # What docker's credential helpers answer as Username when the Secret is an identity token.
@@ -349,6 +354,19 @@ def parse_token_body(body: bytes, *, url: str) -> tuple[str, float]:
 TokenKey = tuple[str, str, str]  # (registry, scope, identity or "anonymous")
 
 
+class RememberedRegistries(OrderedDict[str, V]):
+    """Something learned per registry (its auth challenge, that it needs none), for the
+    ``MAX_REGISTRIES_REMEMBERED`` registries most recently learned about. Users can type any public
+    host, so a long-running bot must not keep an entry for every host it ever saw; forgetting one
+    costs one extra request."""
+
+    def __setitem__(self, registry: str, value: V) -> None:
+        super().__setitem__(registry, value)
+        self.move_to_end(registry)
+        while len(self) > MAX_REGISTRIES_REMEMBERED:
+            self.popitem(last=False)
+
+
 class TokenCache:
     """Bearer tokens per registry + scope + identity, used until shortly before they expire.
 
@@ -359,7 +377,7 @@ class TokenCache:
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._tokens: dict[TokenKey, tuple[str, float]] = {}
-        self.challenges: dict[str, Challenge] = {}  # last challenge per registry
+        self.challenges = RememberedRegistries[Challenge]()  # last challenge per registry
 
     @staticmethod
     def key(registry: str, scope: str, credentials: Credentials | None) -> TokenKey:

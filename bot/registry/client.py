@@ -62,6 +62,7 @@ from bot.registry import wire
 from bot.registry.auth import (
     Challenge,
     Credentials,
+    RememberedRegistries,
     TokenCache,
     check_realm,
     oauth_refresh_form,
@@ -270,23 +271,35 @@ class RegistryClient:
             config.endpoints, docker_config_dir=config.docker_config_dir,
             use_docker_config=config.use_docker_config,
             helper_timeout_s=config.credential_helper_timeout_s, monotonic=monotonic)
-        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._semaphores: dict[str, tuple[asyncio.Semaphore, int]] = {}  # semaphore, holders + waiters
         # The transport pools connections per host, so its limits are per host too: this is the cap on
         # requests in flight across every registry at once.
         self.global_slots = asyncio.Semaphore(config.max_connections)
         self._locks: dict[tuple[str, ...], tuple[asyncio.Lock, int]] = {}  # lock, holders + waiters
-        self.unchallenged: set[str] = set()  # registries whose last first request needed no auth
+        # registries whose last first request needed no auth (bounded: see RememberedRegistries)
+        self.unchallenged = RememberedRegistries[bool]()
         # metrics name only registries the settings name (or well-known ones): users type the rest
         self.metric_label = RegistryLabels([*config.endpoints, *config.extra_allowed_hosts])
 
     def session(self) -> RegistrySession:
         return RegistrySession(self)
 
-    def semaphore(self, registry: str) -> asyncio.Semaphore:
-        sem = self._semaphores.get(registry)
-        if sem is None:
-            sem = self._semaphores[registry] = asyncio.Semaphore(self.config.per_registry_concurrency)
-        return sem
+    @asynccontextmanager
+    async def registry_slot(self, registry: str) -> AsyncIterator[None]:
+        """One of the registry's ``per_registry_concurrency`` request slots. The semaphore is forgotten
+        when nobody holds or waits for it: users type any public host, and a long-running bot must not
+        keep one per host it ever saw."""
+        sem, users = self._semaphores.get(registry) or (asyncio.Semaphore(self.config.per_registry_concurrency), 0)
+        self._semaphores[registry] = (sem, users + 1)
+        try:
+            async with sem:
+                yield
+        finally:
+            sem, users = self._semaphores[registry]
+            if users <= 1:
+                del self._semaphores[registry]
+            else:
+                self._semaphores[registry] = (sem, users - 1)
 
     @asynccontextmanager
     async def lock(self, key: tuple[str, ...]) -> AsyncIterator[None]:
@@ -574,12 +587,12 @@ class RegistrySession:
         """Cache a 401's challenge for the registry; remember registries that answered without one."""
         if raw.status != 401:
             if target.registry not in self._client.tokens.challenges:
-                self._client.unchallenged.add(target.registry)
+                self._client.unchallenged[target.registry] = True
             return None
         challenge = pick_challenge(parse_www_authenticate(raw.headers.get_list("www-authenticate")))
         if challenge is not None:
             self._client.tokens.challenges[target.registry] = challenge
-            self._client.unchallenged.discard(target.registry)
+            self._client.unchallenged.pop(target.registry, None)
         return challenge
 
     @staticmethod
@@ -696,7 +709,7 @@ class RegistrySession:
         where = [url]  # the hop in flight, for the error's evidence
         try:
             # Waiting for a slot is not the registry's slowness: the deadline starts once we have one.
-            async with self._client.semaphore(target.registry), self._client.global_slots:
+            async with self._client.registry_slot(target.registry), self._client.global_slots:
                 async with asyncio.timeout(self._config.request_deadline_s):
                     return await self._follow(target, method, headers, max_bytes=max_bytes, where=where,
                                               content=content)

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 DOCKER_HUB_SERVER_URL = "https://index.docker.io/v1/"  # what `docker login` stores for Docker Hub
 HELPER_CACHE_TTL_S = 300.0
+HELPER_CACHE_SWEEP_AT = 512  # cached helper answers before expired ones are swept out
 _HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -334,20 +335,33 @@ class CredentialStore:
         if helper == docker.creds_store:
             await self.prewarm()  # its `list` tells under which spelling the store filed the login
         lock = self._locks.setdefault(host, asyncio.Lock())
-        async with lock:  # concurrent checks of one registry run the helper once
-            cached = self._helper_cache.get(host)
-            if cached is not None and self._monotonic() < cached[1]:
-                return cached[0]
-            creds = None
-            store_spellings = self._store_hosts if helper == docker.creds_store else None
-            for server_url in helper_server_urls(host, store_spellings or {}, docker.spellings):
-                try:
-                    creds = await run_helper_get(helper, server_url, timeout_s=self._helper_timeout_s)
-                except HelperError as exc:
-                    # a helper that hangs or answers garbage will not do better for another spelling
-                    log.warning("credential helper failed", extra={"registry": host, "error": str(exc)})
-                    break
-                if creds is not None:
-                    break
-            self._helper_cache[host] = (creds, self._monotonic() + HELPER_CACHE_TTL_S)
-            return creds
+        try:
+            async with lock:  # concurrent checks of one registry run the helper once
+                return await self._helper_get(host, helper, docker)
+        finally:
+            # Users type any public host: keep no lock per host ever seen (with credsStore every host
+            # goes through the helper). A waiter still holds its reference to this lock.
+            if not lock.locked():
+                self._locks.pop(host, None)
+
+    async def _helper_get(self, host: str, helper: str, docker: DockerConfig) -> Credentials | None:
+        """The helper's answer for ``host`` (cached for ``HELPER_CACHE_TTL_S``); run under its lock."""
+        cached = self._helper_cache.get(host)
+        if cached is not None and self._monotonic() < cached[1]:
+            return cached[0]
+        creds = None
+        store_spellings = self._store_hosts if helper == docker.creds_store else None
+        for server_url in helper_server_urls(host, store_spellings or {}, docker.spellings):
+            try:
+                creds = await run_helper_get(helper, server_url, timeout_s=self._helper_timeout_s)
+            except HelperError as exc:
+                # a helper that hangs or answers garbage will not do better for another spelling
+                log.warning("credential helper failed", extra={"registry": host, "error": str(exc)})
+                break
+            if creds is not None:
+                break
+        now = self._monotonic()
+        if len(self._helper_cache) >= HELPER_CACHE_SWEEP_AT:  # drop the answers that have expired
+            self._helper_cache = {h: e for h, e in self._helper_cache.items() if e[1] > now}
+        self._helper_cache[host] = (creds, now + HELPER_CACHE_TTL_S)
+        return creds
