@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import httpx
 from pydantic import ValidationError
@@ -238,6 +238,26 @@ def _bad_redirect(status: int | None, url: str, exc: BaseException) -> RegistryS
                           exception=type(exc).__name__))
 
 
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def _while_used(table: dict[K, tuple[T, int]], key: K, make: Callable[[], T]) -> AsyncIterator[T]:
+    """``table[key]``'s item (made on first use) while the block runs; the entry counts its holders and
+    waiters and is removed when the last one leaves, so the table holds only what is in use."""
+    item, users = table.get(key) or (make(), 0)
+    table[key] = (item, users + 1)
+    try:
+        yield item
+    finally:
+        item, users = table[key]
+        if users <= 1:
+            del table[key]
+        else:
+            table[key] = (item, users - 1)
+
+
 class RegistryClient:
     """One per process: connection pool, token cache, credentials. Make a session per diagnosis."""
 
@@ -286,35 +306,17 @@ class RegistryClient:
 
     @asynccontextmanager
     async def registry_slot(self, registry: str) -> AsyncIterator[None]:
-        """One of the registry's ``per_registry_concurrency`` request slots. The semaphore is forgotten
-        when nobody holds or waits for it: users type any public host, and a long-running bot must not
-        keep one per host it ever saw."""
-        sem, users = self._semaphores.get(registry) or (asyncio.Semaphore(self.config.per_registry_concurrency), 0)
-        self._semaphores[registry] = (sem, users + 1)
-        try:
-            async with sem:
-                yield
-        finally:
-            sem, users = self._semaphores[registry]
-            if users <= 1:
-                del self._semaphores[registry]
-            else:
-                self._semaphores[registry] = (sem, users - 1)
+        """One of the registry's ``per_registry_concurrency`` request slots. Users type any public
+        host, so the semaphore is forgotten once nobody holds or waits for it."""
+        limit = self.config.per_registry_concurrency
+        async with _while_used(self._semaphores, registry, lambda: asyncio.Semaphore(limit)) as sem, sem:
+            yield
 
     @asynccontextmanager
     async def lock(self, key: tuple[str, ...]) -> AsyncIterator[None]:
         """A lock per key (single flight), forgotten when nobody holds or waits for it."""
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+        async with _while_used(self._locks, key, asyncio.Lock) as lock, lock:
+            yield
 
     async def aclose(self) -> None:
         await self.http.aclose()
