@@ -43,6 +43,8 @@ def hostile_pastes() -> list[tuple[str, str]]:
         ("://:@ x 209715", "://:@" * (_MIB // 5)),
         ("http:// x 149796 + token=", "http://" * (_MIB // 7) + " token="),
         ("curl x 209715", "curl " * (_MIB // 5)),
+        ("http://a? x 116508 + sig=", "http://a?" * (_MIB // 9) + " sig="),
+        ("ctr -u lines", "ctr -u\n" * (_MIB // 7)),
     ]
 
 _TEMPLATES: tuple[str, ...] = (

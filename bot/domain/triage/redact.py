@@ -93,14 +93,14 @@ _B64_DOCKERCONFIG = _b64_prefixes('{"auths":', '{ "auths":', '{\n  "auths":', '{
 
 # Generic ``key = value`` secrets: the key words we look for, and key endings that name a secret
 # rather than hold one (``secretName: regcred``, ``password_file=/run/x``).
-_SECRET_WORDS = ("passw", "pass", "token", "secret", "api_key", "apikey", "api-key")  # "passw": password
+_SECRET_WORDS = ("passw", "pass", "pwd", "token", "secret", "api_key", "apikey", "api-key")  # "passw": password
 _NOT_A_SECRET_KEY_ENDINGS = ("name", "names", "ref", "file", "path", "type", "id", "s", "realm", "url",
                              "uri", "dir", "kind", "policy", "ttl", "length", "key_id")
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 _KEY_TAIL = re.compile(r"[a-z0-9_.-]*")
 # Stops where a value ends; at ``&`` only when a query parameter (``?password=x&user=y``) or the end of
 # the word (``TOKEN=x && make``) follows, since ``password=Abc&def`` is one password.
-_UNQUOTED_VALUE = re.compile(r"(?:[^ \t\r\n,;&\"'<>)\]}]|&(?=[^\s&;\"'<>)\]}])(?![a-z0-9_.\[\]-]{1,64}=))"
+_UNQUOTED_VALUE = re.compile(r"(?:[^ \t\r\n,;&\"')\]}]|&(?=[^\s&;\"')\]}])(?![a-z0-9_.\[\]-]{1,64}=))"
                              r"{0,1024}")
 # "pass" followed by "w" is the "passw" word's (password, passwd): skipping it in C keeps a paste full of
 # ``password`` from costing a Python step per occurrence twice.
@@ -276,7 +276,7 @@ def _flag_values(lower: str, ls: int, le: int, flags: re.Pattern[str]) -> Iterat
 
 
 _LOGIN_TRIGGERS: tuple[tuple[str, Probe], ...] = tuple(
-    (t, Probe.any_of([t])) for t in (" login", '"login"', "-pass", "creds", "--registry-token"))
+    (t, Probe.any_of([t])) for t in (" login", '"login"', "-pass", "creds", "registry-token"))
 
 
 def _login_passwords(_text: str, lower: str) -> Iterator[tuple[int, int]]:
@@ -309,7 +309,8 @@ def _login_passwords(_text: str, lower: str) -> Iterator[tuple[int, int]]:
 
 # containerd's ``ctr ... pull --user u:password`` / ``-u u:password`` and ``crictl pull --auth <base64>``
 # (``--creds`` is the login rule's). A command line, not any ``-u``: ``docker run -u 1000:1000`` is a uid.
-_RUNTIME_CLI = re.compile(r"(?:^|[\s\"'\[,;|&])(?:ctr|crictl)(?=[\s\"',])")
+_RUNTIME_CLI = re.compile(r"(?:^|[\s\"'\[,;|&/])(?:ctr|crictl)(?=[\s\"',])")  # "/": /usr/bin/ctr
+_REGISTRY_VERB = re.compile(r" (?:pull|push|fetch)")
 _RUNTIME_FLAG_VALUE = re.compile(r"(?:--user|-u|--auth)" + _ARG_SEPARATOR + r")"
                                  r"(\"[^\"\n]{1,512}\"|'[^'\n]{1,512}'|[^\s]{1,512})")
 
@@ -324,11 +325,16 @@ def _runtime_cli_credentials(_text: str, lower: str) -> Iterator[tuple[int, int]
         if line_end == -1:
             line_end = len(joined)
         # Every flag below contains "-u" (--user, -u) or is --auth; most ctr/crictl lines have neither.
-        if joined.find("-u", cli.end(), line_end) == -1 and joined.find("--auth", cli.end(), line_end) == -1:
+        # ``ctr run -u 1000:1000`` is a uid:gid; only the registry verbs take user:password, so a line
+        # with "-u" but no registry verb (and no --auth) is skipped before any flag is parsed.
+        after = cli.end()
+        has_auth = joined.find("--auth", after, line_end) != -1
+        if not has_auth and joined.find("-u", after, line_end) == -1:
             continue
-        # ``ctr run -u 1000:1000`` is a uid:gid; only the registry verbs take user:password.
-        registry_verb = any(joined.find(verb, cli.end(), line_end) != -1 for verb in (" pull", " push", " fetch"))
-        for s, e, flag in _flag_values(joined, cli.end(), line_end, _RUNTIME_FLAG_VALUE):
+        registry_verb = _REGISTRY_VERB.search(joined, after, line_end) is not None
+        if not (has_auth or registry_verb):
+            continue
+        for s, e, flag in _flag_values(joined, after, line_end, _RUNTIME_FLAG_VALUE):
             if flag.startswith("--auth"):
                 yield s, e
                 continue
@@ -417,8 +423,13 @@ def _signed_urls(_text: str, lower: str) -> Iterator[tuple[int, int]]:
         if not 0 < path_len <= _URL_PATH_MAX or not lower.startswith("?", q):
             continue
         query = _URL_QUERY.match(lower, q + 1)
-        if query is not None and any(key in query.group(0) for key in _SIGNED_QUERY_KEYS):
-            covered = query.end()
+        if query is None:
+            continue
+        # Covered whether or not it is signed: a URL nested in this query has a suffix of it as its
+        # own query, so reading it again finds nothing new (and a paste of "http://a?" repeated read
+        # 4 KiB from each one: seconds per MiB).
+        covered = query.end()
+        if any(key in query.group(0) for key in _SIGNED_QUERY_KEYS):
             yield q + 1, covered
 
 
@@ -467,17 +478,18 @@ RULES: tuple[RedactionRule, ...] = (
                   shape=_B64_DOCKERCONFIG),
     RedactionRule("docker_config_auth", ('auth"', 'token"'), _regex_finder(
         r"\"(?:auth|identitytoken|registrytoken)\"\s{0,8}:\s{0,8}\"([^\"\\\n]{1,16384})\"", 1, on_lower=True)),
-    RedactionRule("docker_config_auth", ("auth:", "auth="), _regex_finder(
+    RedactionRule("docker_config_auth", ("auth",), _regex_finder(
         r"(?<![a-z0-9_-])auth[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?([a-z0-9+/]{8,16384}={0,2})", 1, on_lower=True,
         accept=_looks_like_base64_secret)),
     RedactionRule("authorization_header", ("authorization", "registry-auth"), _regex_finder(
-        r"(?:authorization[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?(?:basic|bearer|token|negotiate)[ \t]{1,8}"
+        r"(?:authorization[\"']?[ \t]{0,8}[:=][ \t]{0,8}\[?[ \t]{0,8}[\"']?(?:basic|bearer|token|negotiate)[ \t]{1,8}"
         r"|x-registry-auth[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?)([a-z0-9._~+/=-]{4,16384})", 1, on_lower=True)),
     RedactionRule("authorization_header", ("bearer ",), _regex_finder(
         r"bearer[ \t]{1,8}([a-z0-9._~+/-]{16,16384}=*)", 1, on_lower=True)),
     RedactionRule("jwt", (), _jwts, shape=r"eyJ[A-Za-z0-9_-]{8,}\.eyJ"),
     RedactionRule("url_password", (), _regex_finder(
-        r"://([^/\s:@\"'<>]{0,256}):([^/\s@\"'<>]{1,1024})@", 2), shape=r"://[^/@\s]*:[^/@\s]*@"),
+        r"://([^/\s:@\"']{0,256}):([^/\s\"']{1,1024})@(?=[^/\s@\"']*(?:[/\s\"']|$))", 2),
+        shape=r"://[^/@\s]*:[^/\s]*@"),
     RedactionRule("docker_login_password", (" login", '"login"', "-pass", "creds", "-token"),
                   _login_passwords),
     RedactionRule("docker_login_password", ("ctr", "crictl"), _runtime_cli_credentials),
