@@ -22,6 +22,7 @@ B64 = "Ym9iOmh1bnRlcjI="  # base64 of bob:hunter2
     (f"/usr/local/bin/crictl pull --auth {B64} r.io/a:1", B64[:12]),
     ("https://bob:hun@ter2@mirror.corp/v2/", "ter2"),
     ("REGISTRY_PWD=hunter2", "hunter2"),
+    ("aws configure set aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
 ])
 def test_the_secret_is_gone(paste: str, secret: str) -> None:
     redacted = redact(paste).text

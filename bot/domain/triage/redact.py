@@ -494,8 +494,10 @@ RULES: tuple[RedactionRule, ...] = (
                   _login_passwords),
     RedactionRule("docker_login_password", ("ctr", "crictl"), _runtime_cli_credentials),
     RedactionRule("aws_secret_access_key", ("secret_access_key", "secretaccesskey", "secret_key"),
-                  _regex_finder(r"(?:secret_access_key|secretaccesskey|aws_secret_key)[\"']?[ \t]{0,8}[:=]"
-                                r"[ \t]{0,8}[\"']?([a-z0-9/+=]{40})(?![a-z0-9/+=])", 1, on_lower=True)),
+                  # ``key: X``, ``key=X`` and ``aws configure set aws_secret_access_key X`` (a space)
+                  _regex_finder(r"(?:secret_access_key|secretaccesskey|aws_secret_key)[\"']?"
+                                r"(?:[ \t]{0,8}[:=][ \t]{0,8}|[ \t]{1,8})[\"']?([a-z0-9/+=]{40})(?![a-z0-9/+=])", 1,
+                                on_lower=True)),
     RedactionRule("aws_access_key_id", (),
                   _regex_finder(r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Za-z0-9])",
                                 accept=_not_after_alnum),
