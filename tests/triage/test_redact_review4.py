@@ -41,3 +41,10 @@ def test_decoded_slack_text_is_still_redacted(slack_text: str, secret: str) -> N
 def test_the_image_and_host_around_a_url_password_stay_readable() -> None:
     redacted = redact("pull https://bob:hun@ter2@mirror.corp/v2/team/app/manifests/1.0 failed").text
     assert "mirror.corp/v2/team/app/manifests/1.0 failed" in redacted
+
+
+def test_the_shells_working_directory_is_not_a_secret() -> None:
+    # "pwd" names a password only with a prefix (REGISTRY_PWD); a CI log's PWD/OLDPWD is a path
+    paste = "PWD=/builds/acme/app\nOLDPWD=/root\nREGISTRY_PWD=hunter2"
+    assert redact(paste).text == "PWD=/builds/acme/app\nOLDPWD=/root\nREGISTRY_PWD=[REDACTED:secret_assignment]"
+

@@ -158,8 +158,13 @@ def _secret_assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
                 pos = nxt
                 continue
             # "pass" alone is too common a substring (bypass, passthrough): only a key that IS a pass
-            # (``REGISTRY_PASS=``, ``pass:``) counts; ``password`` keys are the "passw" word's.
+            # (``REGISTRY_PASS=``, ``pass:``) counts; ``password`` keys are the "passw" word's. "pwd"
+            # counts only with a prefix (``REGISTRY_PWD``): the shell's ``PWD``/``OLDPWD`` hold the
+            # working directory, which a CI log prints and nobody needs hidden.
             if word == "pass" and not (key == "pass" or key.endswith(("_pass", "-pass", ".pass"))):
+                pos = nxt
+                continue
+            if word == "pwd" and not key.endswith(("_pwd", "-pwd", ".pwd")):
                 pos = nxt
                 continue
             i = key_end
