@@ -20,6 +20,7 @@ from bot.registry import RegistryClient, RegistryClientConfig, RegistryEndpoint
 from bot.registry.auth import TokenCache
 from tests.registry.conftest import StartServer
 from tests.registry.fakes import BasicRegistry, TokenRegistry
+from tests.registry.scripted import ScriptedServer
 
 
 def _client(host: str, *, username: str | None = None, password: str | None = None,
@@ -30,6 +31,17 @@ def _client(host: str, *, username: str | None = None, password: str | None = No
     if other_registry:  # named in settings (so reachable), but a party of its own
         endpoints[other_registry] = RegistryEndpoint(other_registry, insecure=True)
     return RegistryClient(RegistryClientConfig(endpoints=endpoints, use_docker_config=False))
+
+async def _registry_with_realm_on(start_server: StartServer,
+                                  realm_host: str) -> tuple[TokenRegistry, ScriptedServer, ScriptedServer]:
+    """A token registry whose realm is a second server on ``realm_host`` (sharing its tokens): the
+    realm fake, the realm's server and the registry's server."""
+    realm_fake = TokenRegistry()
+    realm_server = await start_server(realm_fake)
+    fake = TokenRegistry(realm=f"http://{realm_host}:{realm_server.port}/token")
+    fake.tokens = realm_fake.tokens
+    return realm_fake, realm_server, await start_server(fake)
+
 
 
 async def test_first_request_gets_challenge_from_401_then_token_is_reused(start_server: StartServer) -> None:
@@ -155,11 +167,7 @@ async def test_credentials_are_not_sent_to_a_foreign_realm(start_server: StartSe
 async def test_diagnosis_says_credentials_were_withheld_from_a_foreign_realm(start_server: StartServer) -> None:
     """The GitLab shape (registry on one host, its realm on another, not listed): the diagnosis must
     not blame credentials it never sent, and must name the setting that would send them."""
-    realm_fake = TokenRegistry()
-    realm_server = await start_server(realm_fake)
-    fake = TokenRegistry(realm=f"http://localhost:{realm_server.port}/token")
-    fake.tokens = realm_fake.tokens
-    server = await start_server(fake)
+    realm_fake, realm_server, server = await _registry_with_realm_on(start_server, "localhost")
     realm = f"localhost:{realm_server.port}"
     async with _client(server.host, username="alice", password="wonderland-pw", other_registry=realm) as client:
         d = await diagnose(parse_reference(f"{server.host}/private/app:1.0"), client.session(),
@@ -181,11 +189,7 @@ async def test_diagnosis_says_credentials_were_withheld_from_a_foreign_realm(sta
 
 
 async def test_diagnosis_with_the_realm_listed_uses_the_credentials(start_server: StartServer) -> None:
-    realm_fake = TokenRegistry()
-    realm_server = await start_server(realm_fake)
-    fake = TokenRegistry(realm=f"http://localhost:{realm_server.port}/token")
-    fake.tokens = realm_fake.tokens
-    server = await start_server(fake)
+    _realm_fake, realm_server, server = await _registry_with_realm_on(start_server, "localhost")
     async with _client(server.host, username="alice", password="wonderland-pw",
                        token_realms=(f"localhost:{realm_server.port}",)) as client:
         d = await diagnose(parse_reference(f"{server.host}/private/app:1.0"), client.session(),
@@ -198,11 +202,7 @@ async def test_diagnosis_with_the_realm_listed_uses_the_credentials(start_server
 async def test_realm_on_another_port_of_the_registry_host_receives_credentials(
         start_server: StartServer) -> None:
     """Intended (issue 6, docs/security.md): the registry's own host name on any port is its realm."""
-    realm_fake = TokenRegistry()
-    realm_server = await start_server(realm_fake)
-    fake = TokenRegistry(realm=f"http://127.0.0.1:{realm_server.port}/token")
-    fake.tokens = realm_fake.tokens
-    server = await start_server(fake)
+    realm_fake, realm_server, server = await _registry_with_realm_on(start_server, "127.0.0.1")
     assert server.host.startswith("127.0.0.1:")
     assert server.port != realm_server.port
     # the realm's port is named in settings (egress policy), with no credentials of its own
@@ -214,11 +214,7 @@ async def test_realm_on_another_port_of_the_registry_host_receives_credentials(
 
 
 async def test_realm_listed_in_settings_receives_credentials(start_server: StartServer) -> None:
-    realm_fake = TokenRegistry()
-    realm_server = await start_server(realm_fake)
-    fake = TokenRegistry(realm=f"http://localhost:{realm_server.port}/token")
-    fake.tokens = realm_fake.tokens
-    server = await start_server(fake)
+    realm_fake, realm_server, server = await _registry_with_realm_on(start_server, "localhost")
     async with _client(server.host, username="alice", password="wonderland-pw",
                        token_realms=(f"localhost:{realm_server.port}",)) as client:
         head = await client.session().head_manifest(server.host, "private/app", "1.0")
